@@ -1,0 +1,98 @@
+# Makefile for the crm extension (PGXS).
+#
+#   make            build crm.so and the install script
+#   make install    install into the PostgreSQL of pg_config (or DESTDIR)
+#   make demo       command 1 of README.md: a running server with crm and demo data
+#   make test       command 2 of README.md: every test, ends with "N passed, N failed"
+#   make bench      the pgbench benchmarks under test/bench (not part of make test)
+
+EXTENSION   = crm
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" crm.control)
+
+MODULE_big  = crm
+OBJS        = src/crm.o \
+              src/contactkey.o \
+              src/normalize.o
+
+# The install script of the current version is the concatenation of each
+# concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
+# the last released version was made of; SQL_NEW are the files added since,
+# whose content is also the body of the upgrade script (src/upgrade/README.md).
+SQL_RELEASED = src/crm.sql \
+              src/normalize.sql \
+              src/org.sql \
+              src/party.sql \
+              src/catalog.sql \
+              src/task.sql
+SQL_NEW     =
+SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
+
+# The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
+# the hand-written changes to its objects, src/upgrade/$(PREVVERSION)--$(EXTVERSION).sql.
+PREVVERSION = 1.0
+
+DATA        = $(wildcard src/upgrade/crm--*.sql)
+DATA_built  = crm--$(EXTVERSION).sql
+ifneq ($(PREVVERSION),)
+DATA_built += crm--$(PREVVERSION)--$(EXTVERSION).sql
+endif
+EXTRA_CLEAN = $(DATA_built)
+
+PG_CONFIG  ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
+# libcurl dynamically; jansson statically with its symbols hidden, because the
+# server exports json_object() too (see README, "Building").
+SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+
+# pg_regress suites under sql/ + expected/, in this order (run by test/run.sh)
+REGRESS     = normalize schema
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+crm--$(EXTVERSION).sql: $(SQL_SOURCES) crm.control
+	cat $(SQL_SOURCES) > $@
+
+ifneq ($(PREVVERSION),)
+crm--$(PREVVERSION)--$(EXTVERSION).sql: src/upgrade/$(PREVVERSION)--$(EXTVERSION).sql $(SQL_NEW)
+	cat $^ > $@
+endif
+
+.PHONY: deps demo test bench freeze print-%
+
+deps:
+	./docker/install-deps.sh
+
+demo:
+	./docker/install-deps.sh
+	$(MAKE) all
+	$(MAKE) install
+	./demo/run.sh
+
+test:
+	./docker/install-deps.sh
+	$(MAKE) all
+ifdef CRM_PGROOT
+	./test/devroot.sh "$(CRM_PGROOT)"
+	$(MAKE) install DESTDIR="$(CRM_PGROOT)"
+else
+	$(MAKE) install
+endif
+	./test/run.sh
+
+bench:
+	./test/bench/run.sh
+
+print-%:
+	@echo '$($*)'
+
+# Freezes the current version as released: its install script (and its
+# upgrade script from the previous release) are copied under src/upgrade/.
+# Then bump default_version, set PREVVERSION to the frozen version, move
+# SQL_NEW into SQL_RELEASED and start src/upgrade/<old>--<new>.sql.
+freeze: $(DATA_built)
+	cp crm--$(EXTVERSION).sql src/upgrade/
+ifneq ($(PREVVERSION),)
+	cp crm--$(PREVVERSION)--$(EXTVERSION).sql src/upgrade/
+endif

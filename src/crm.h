@@ -1,0 +1,10 @@
+/*
+ * crm.h
+ *	  Declarations shared between the concerns of the crm module.
+ */
+#ifndef CRM_H
+#define CRM_H
+
+extern void _PG_init(void);
+
+#endif							/* CRM_H */
