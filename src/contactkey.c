@@ -386,6 +386,10 @@ crm_parse_email(const char *in, size_t len, char *out)
 		b++;
 		e--;
 	}
+	/* no space of any kind inside an address, NBSP included */
+	for (i = b; i < e; i++)
+		if (s[i] <= ' ' || (i + 1 < e && s[i] == 0xC2 && s[i + 1] == 0xA0))
+			return 0;
 	n = e - b;
 	if (n == 0 || n > CRM_EMAIL_MAX)
 		return 0;

@@ -26,7 +26,6 @@ cluster_start() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export PGHOST="$work" PGPORT="$port" PGUSER="$pguser" PGDATABASE=postgres
   export CRM_TEST_WORK="$work" CRM_TEST_BINDIR="$bindir" CRM_TEST_TOP="$top"
-  export PATH="$bindir:$PATH"
   echo "== cluster: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on port $port, in $work"
   as_pg "$bindir/initdb" -D "$work/data" -U "$pguser" --auth=trust --encoding=UTF8 \
     --locale=C.UTF-8 >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; return 1; }
