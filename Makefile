@@ -24,7 +24,7 @@ SQL_RELEASED = src/crm.sql \
               src/party.sql \
               src/catalog.sql \
               src/task.sql
-SQL_NEW     =
+SQL_NEW     = src/job.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
