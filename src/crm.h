@@ -7,4 +7,7 @@
 
 extern void _PG_init(void);
 
+/* integration: crm.http_* settings, libcurl and jansson (http.c, json.c) */
+extern void IntegrationInit(void);
+
 #endif							/* CRM_H */

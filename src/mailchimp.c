@@ -1,0 +1,349 @@
+/*
+ * mailchimp.c
+ *	  CALL crm.mailchimp_sync(): keeps the MailChimp audience equal to the
+ *	  contacts who may be mailed (R26).
+ *
+ *	  Each batch is one round of short transactions: claim (up to 500
+ *	  queued addresses become a batch with an idempotency key and its
+ *	  request, or a batch left by a killed or failed run is taken over as it
+ *	  was), commit; POST /lists/{list_id} (batch subscribe, update_existing)
+ *	  with no transaction work and no lock; POST .../members/{hash}/tags to
+ *	  take off tags crm no longer gives; record the answer, commit.  Errors
+ *	  MailChimp gives per member are recorded on the contact's member row
+ *	  and never fail the run.  429 and 5xx (and timeouts, resets, garbled
+ *	  answers) put the batch back with exponential backoff and jitter, and
+ *	  the run ends with the error; refused credentials stop the job until
+ *	  its configuration changes.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "integration.h"
+#include "json.h"
+
+PG_FUNCTION_INFO_V1(crm_mailchimp_sync);
+
+typedef struct SendArgs
+{
+	CrmHttpRequest *req;
+	CrmHttpResponse *resp;
+	CrmPeerError *err;
+} SendArgs;
+
+static void
+GuardedSend(void *arg)
+{
+	SendArgs   *a = (SendArgs *) arg;
+
+	a->err = HttpPerform(a->req, a->resp);
+}
+
+/* The API root: base_url, or https://<dc>.api.mailchimp.com/3.0 from the key. */
+static CrmPeerError *
+ApiRoot(CrmRun *run, const char *key, char **root)
+{
+	const char *base = CrmRunSetting(run, "base_url");
+	const char *dash = strrchr(key, '-');
+	const char *p;
+	CrmPeerError *err;
+
+	if (base != NULL)
+	{
+		*root = pstrdup(base);
+		return NULL;
+	}
+	if (dash != NULL && dash[1] >= 'a' && dash[1] <= 'z')
+	{
+		for (p = dash + 1; *p >= 'a' && *p <= 'z'; p++)
+			;
+		if (*p >= '0' && *p <= '9')
+		{
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (*p == '\0')
+			{
+				*root = psprintf("https://%s.api.mailchimp.com/3.0", dash + 1);
+				return NULL;
+			}
+		}
+	}
+	err = PeerErrorMake(ERRCODE_INVALID_PARAMETER_VALUE, false, 0,
+						"the MailChimp API key has no data-centre suffix",
+						"A MailChimp key ends with its data centre, e.g. \"-us21\".");
+	err->hint = pstrdup("Set the right key, or the API root as mailchimp.base_url (crm.configure).");
+	return err;
+}
+
+static Datum
+TextArray(List *items)
+{
+	int			n = list_length(items);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, items)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Takes a batch back (backoff or dead letter) and commits. */
+static void
+BatchFail(CrmRun *run, int64 batch, const CrmPeerError *err, bool retry, bool count_attempt)
+{
+	Oid			types[7] = {INT8OID, INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(batch);
+	values[1] = Int64GetDatum(run->run_id);
+	values[2] = CStringGetTextDatum(unpack_sql_state(err->sqlerrcode));
+	values[3] = CStringGetTextDatum(Redact(err->detail ? psprintf("%s: %s", err->message, err->detail)
+										   : err->message, run->secrets));
+	values[4] = Int32GetDatum((int32) err->http_status);
+	nulls[4] = err->http_status ? ' ' : 'n';
+	values[5] = BoolGetDatum(retry);
+	values[6] = BoolGetDatum(count_attempt);
+	CrmSpiExec("SELECT crm.outbox_batch_fail($1, $2, $3, $4, $5, $6, $7)", 7, types, values, nulls, SPI_OK_SELECT);
+	SPI_freetuptable(SPI_tuptable);
+	CrmCommit();
+}
+
+Datum
+crm_mailchimp_sync(PG_FUNCTION_ARGS)
+{
+	CrmRun		run;
+	const char *key;
+	char	   *root;
+	CrmPeerError *err;
+	int			batch_size;
+	int			max_batches;
+	int			nb;
+	MemoryContext batchcxt;
+	MemoryContext oldcxt;
+
+	CrmProcedureCheck(fcinfo, "crm.mailchimp_sync()");
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	if (!CrmRunBegin(&run, "mailchimp"))
+	{
+		SPI_finish();
+		PG_RETURN_VOID();
+	}
+	key = CrmRunSetting(&run, "api_key");
+	batch_size = CrmRunSettingInt(&run, "batch_size");
+	max_batches = CrmRunSettingInt(&run, "max_batches");
+	if ((err = ApiRoot(&run, key, &root)) != NULL)
+		CrmRunFail(&run, err, NULL);
+	root = MemoryContextStrdup(run.cxt, root);
+	batchcxt = AllocSetContextCreate(run.cxt, "crm mailchimp batch", ALLOCSET_DEFAULT_SIZES);
+
+	for (nb = 0; nb < max_batches; nb++)
+	{
+		Oid			ctypes[2] = {INT8OID, INT4OID};
+		Datum		cvalues[2];
+		int64		batch;
+		char	   *list_id;
+		char	   *ikey;
+		char	   *body;
+		char	   *extra;
+		int			members;
+		CrmHttpRequest req;
+		CrmHttpResponse resp;
+		SendArgs	args;
+		ErrorData  *edata;
+		CrmBatchResult result;
+		char	   *bad;
+		List	   *tag_failed = NIL;
+		List	   *e_emails = NIL,
+				   *e_messages = NIL,
+				   *e_codes = NIL,
+				   *e_fields = NIL;
+		uint64		i;
+		int			j;
+
+		MemoryContextReset(batchcxt);
+		oldcxt = MemoryContextSwitchTo(batchcxt);
+
+		if (!CrmRunProgress(&run, NULL))
+			break;
+		cvalues[0] = Int64GetDatum(run.run_id);
+		cvalues[1] = Int32GetDatum(batch_size);
+		CrmSpiExec("SELECT batch_id, list_id, idempotency_key, body, extra, members FROM crm.mailchimp_claim($1, $2)",
+				   2, ctypes, cvalues, NULL, SPI_OK_SELECT);
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			CrmCommit();
+			MemoryContextSwitchTo(oldcxt);
+			break;
+		}
+		batch = pg_strtoint64(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		list_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		ikey = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+		body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+		extra = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+		members = pg_strtoint32(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6));
+		SPI_freetuptable(SPI_tuptable);
+		CrmCommit();			/* the claim is ours; nothing is held from here on */
+
+		memset(&req, 0, sizeof(req));
+		req.peer = "MailChimp";
+		req.method = "POST";
+		req.url = psprintf("%s/lists/%s", root, HttpEscape(list_id));
+		req.body = body;
+		req.body_len = strlen(body);
+		req.content_type = "application/json";
+		req.basic_user = "crm";
+		req.basic_password = key;
+		req.idempotency_key = ikey;
+		req.ca_file = CrmRunSetting(&run, "ca_file");
+		req.secrets = run.secrets;
+		args.req = &req;
+		args.resp = &resp;
+		args.err = NULL;
+		CrmRunCount(&run, "requests", 1);
+		edata = CrmGuard(&run, GuardedSend, &args);
+		if (edata)
+		{
+			CrmPeerError cancel = {edata->sqlerrcode, edata->message, edata->detail, NULL, 0, true};
+
+			BatchFail(&run, batch, &cancel, true, false);
+			CrmRunRethrow(&run, edata, NULL);
+		}
+		if (args.err)
+		{
+			BatchFail(&run, batch, args.err, args.err->retry, true);
+			CrmRunFail(&run, args.err, NULL);
+		}
+		if (resp.status != 200)
+		{
+			err = HttpStatusError(&req, &resp, JsonMailchimpMessage(resp.body.data, resp.body.len));
+			if (resp.status == 401 || resp.status == 403 || resp.status == 404)
+			{
+				/* the batch is not at fault: it waits for the DBA with the job */
+				BatchFail(&run, batch, err, true, false);
+				CrmRunFail(&run, err, NULL);
+			}
+			if (err->retry)
+			{
+				BatchFail(&run, batch, err, true, true);
+				CrmRunFail(&run, err, NULL);
+			}
+			/* MailChimp refused the batch itself: it goes to the dead letters */
+			BatchFail(&run, batch, err, false, true);
+			CrmRunCount(&run, "batches_dead", 1);
+			ereport(WARNING,
+					(errmsg("%s; MailChimp batch " INT64_FORMAT " is dead-lettered", err->message, batch),
+					 errdetail("%s", err->detail)));
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
+		bad = JsonMailchimpBatch(resp.body.data, resp.body.len, &result);
+		if (bad)
+		{
+			err = PeerErrorMake(ERRCODE_INVALID_JSON_TEXT, true, resp.status,
+								"MailChimp gave an answer crm cannot read",
+								Redact(psprintf("HTTP %ld from POST %s: %s", resp.status, req.url, bad), run.secrets));
+			err->hint = pstrdup("The batch is sent again later, with the same idempotency key.");
+			BatchFail(&run, batch, err, true, true);
+			CrmRunFail(&run, err, NULL);
+		}
+
+		/* tags crm gave and no longer gives: taken off member by member */
+		{
+			Oid			xtypes[1] = {TEXTOID};
+			Datum		xvalues[1];
+			int			nx;
+			char	  **x_email;
+			char	  **x_hash;
+			char	  **x_body;
+
+			xvalues[0] = CStringGetTextDatum(extra);
+			CrmSpiExec("SELECT e ->> 'email', e ->> 'hash', (e -> 'body')::text FROM jsonb_array_elements($1::jsonb) e",
+					   1, xtypes, xvalues, NULL, SPI_OK_SELECT);
+			nx = (int) SPI_processed;
+			x_email = palloc(sizeof(char *) * Max(nx, 1));
+			x_hash = palloc(sizeof(char *) * Max(nx, 1));
+			x_body = palloc(sizeof(char *) * Max(nx, 1));
+			for (i = 0; i < SPI_processed; i++)
+			{
+				x_email[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+				x_hash[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+				x_body[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			for (j = 0; j < nx; j++)
+			{
+				CrmHttpRequest treq = req;
+				CrmHttpResponse tresp;
+
+				if (x_email[j] == NULL || x_hash[j] == NULL || x_body[j] == NULL)
+					elog(ERROR, "outbox batch " INT64_FORMAT " has a malformed follow-up request", batch);
+
+				treq.url = psprintf("%s/lists/%s/members/%s/tags", root, HttpEscape(list_id), x_hash[j]);
+				treq.body = x_body[j];
+				treq.body_len = strlen(x_body[j]);
+				treq.idempotency_key = psprintf("%s-tags-%s", ikey, x_hash[j]);
+				args.req = &treq;
+				args.resp = &tresp;
+				args.err = NULL;
+				CrmRunCount(&run, "requests", 1);
+				edata = CrmGuard(&run, GuardedSend, &args);
+				if (edata)
+				{
+					CrmPeerError cancel = {edata->sqlerrcode, edata->message, edata->detail, NULL, 0, true};
+
+					BatchFail(&run, batch, &cancel, true, false);
+					CrmRunRethrow(&run, edata, NULL);
+				}
+				if (args.err || (tresp.status != 204 && tresp.status != 200))
+					tag_failed = lappend(tag_failed, x_email[j]);
+			}
+		}
+
+		for (j = 0; j < result.nerrors; j++)
+		{
+			e_emails = lappend(e_emails, result.errors[j].email);
+			e_messages = lappend(e_messages, Redact(result.errors[j].error, run.secrets));
+			e_codes = lappend(e_codes, result.errors[j].code);
+			e_fields = lappend(e_fields, result.errors[j].field ? result.errors[j].field : "");
+		}
+		{
+			Oid			rtypes[10] = {INT8OID, INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, INT4OID, INT4OID, TEXTARRAYOID};
+			Datum		rvalues[10];
+
+			rvalues[0] = Int64GetDatum(batch);
+			rvalues[1] = Int64GetDatum(run.run_id);
+			rvalues[2] = Int32GetDatum((int32) resp.status);
+			rvalues[3] = TextArray(e_emails);
+			rvalues[4] = TextArray(e_messages);
+			rvalues[5] = TextArray(e_codes);
+			rvalues[6] = TextArray(e_fields);
+			rvalues[7] = Int32GetDatum(result.total_created);
+			rvalues[8] = Int32GetDatum(result.total_updated);
+			rvalues[9] = TextArray(tag_failed);
+			CrmSpiExec("SELECT crm.mailchimp_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					   10, rtypes, rvalues, NULL, SPI_OK_SELECT);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		CrmRunCount(&run, "batches", 1);
+		CrmRunCount(&run, "members", members);
+		CrmRunCount(&run, "member_errors", result.nerrors);
+		CrmRunCount(&run, "created", result.total_created);
+		CrmRunCount(&run, "updated", result.total_updated);
+		if (tag_failed != NIL)
+			CrmRunCount(&run, "tag_errors", list_length(tag_failed));
+		CrmCommit();
+		MemoryContextSwitchTo(oldcxt);
+	}
+	CrmRunEnd(&run, "ok", NULL, NULL);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
