@@ -329,6 +329,54 @@ Blank(const char *s)
 	return true;
 }
 
+static bool
+SameText(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/*
+ * What the deal keeps once it is so: its counterparty and creation, and the
+ * facts the documents and payments establish -- the agreement (R13), the
+ * win, the end.  Only the triggers set them; nobody takes them back.
+ */
+static void
+CheckKept(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int64 id)
+{
+	static const char *const always[] = {"counterparty_id", "created_at", "created_by", "closed_at"};
+	static const char *const once_set[] = {"agreed_at", "won_at"};
+
+	for (size_t i = 0; i < lengthof(always); i++)
+	{
+		int			col = Col(desc, always[i]);
+
+		if (!SameText(GetText(oldtup, desc, col), GetText(newtup, desc, col)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s of deal " INT64_FORMAT " cannot change", always[i], id),
+					 errdetail("It is set when the deal is created or ends.")));
+	}
+	for (size_t i = 0; i < lengthof(once_set); i++)
+	{
+		int			col = Col(desc, once_set[i]);
+		char	   *before = GetText(oldtup, desc, col);
+
+		if (before != NULL && !SameText(before, GetText(newtup, desc, col)))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("%s of deal " INT64_FORMAT " cannot change once set", once_set[i], id),
+					 errdetail("The client's agreement and the win are facts established by documents and payments.")));
+	}
+	if (GetText(oldtup, desc, Col(desc, "agreed_at")) != NULL &&
+		!SameText(GetText(oldtup, desc, Col(desc, "agreement_path")),
+				  GetText(newtup, desc, Col(desc, "agreement_path"))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agreement_path of deal " INT64_FORMAT " cannot change once agreed", id)));
+}
+
 /*
  * True when the row version we are about to update was written by a
  * transaction that this statement's snapshot does not see: someone else
@@ -400,6 +448,10 @@ deal_transition(PG_FUNCTION_ARGS)
 	id = DatumGetInt64(heap_getattr(oldtup, c.id, desc, &isnull));
 	old_stage = GetText(oldtup, desc, c.stage);
 	new_stage = GetText(newtup, desc, c.stage);
+	if (new_stage == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the stage of deal " INT64_FORMAT " cannot be empty", id)));
 	from = StageFromCode(old_stage);
 	to = StageFromCode(new_stage);
 
@@ -418,12 +470,11 @@ deal_transition(PG_FUNCTION_ARGS)
 				 errdetail("Your change was based on the deal as it was before; it is now in stage %s.", old_stage),
 				 errhint("Read the deal again and repeat your change if it still applies.")));
 
-	if (td->tg_relation->rd_rel->relowner == InvalidOid)
-		elog(ERROR, "crm.deal has no owner");
 	if (DatumGetInt64(heap_getattr(newtup, c.id, desc, &isnull)) != id)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("the id of deal " INT64_FORMAT " cannot change", id)));
+	CheckKept(oldtup, newtup, desc, id);
 
 	stage_changed = strcmp(old_stage, new_stage) != 0;
 	old_reason = GetText(oldtup, desc, c.stage_reason);

@@ -341,7 +341,7 @@ BEGIN
   IF d.agreed_at IS NOT NULL THEN
     RAISE EXCEPTION 'deal % is agreed: its lines cannot change', deal
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('The client agreed to these lines at %s; orders and documents are made from them.', d.agreed_at);
+            DETAIL = 'The client agreed to these lines; orders and documents are made from them.';
   END IF;
   IF EXISTS (SELECT FROM crm.document p WHERE p.deal_id = deal AND p.kind = 'proposal' AND p.status = 'issued') THEN
     RAISE EXCEPTION 'deal % has a proposal waiting for the client''s answer: its lines cannot change', deal

@@ -150,7 +150,7 @@ BEGIN
   SELECT * INTO k FROM crm.document_kind WHERE code = document_plan.kind;
   IF quantities IS NOT NULL THEN
     IF NOT k.partial THEN
-      RAISE EXCEPTION 'a % covers the whole deal: quantities cannot be given', k.title
+      RAISE EXCEPTION 'a % covers the whole deal: quantities cannot be given', k.code
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF jsonb_typeof(quantities) <> 'object' THEN
@@ -205,7 +205,7 @@ BEGIN
               WHERE dl.deal_line_id = l.id AND d.kind = document_plan.kind AND crm.document_is_live(d.status)), 0);
     IF bad IS NOT NULL THEN
       RAISE EXCEPTION 'more than the deal holds' USING ERRCODE = 'check_violation',
-        DETAIL = format('A %s cannot cover more than is not yet covered: %s.', k.title, bad);
+        DETAIL = format('A %s cannot cover more than is not yet covered: %s.', k.code, bad);
     END IF;
   END IF;
 END
@@ -238,16 +238,16 @@ BEGIN
   END IF;
   SELECT * INTO st FROM crm.deal_stage WHERE code = d.stage;
   IF NOT (d.stage = ANY (k.stages)) THEN
-    RAISE EXCEPTION 'a % cannot be issued for deal % in stage %', lower(k.title), d.id, d.stage
+    RAISE EXCEPTION 'a % cannot be issued for deal % in stage %', k.code, d.id, d.stage
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('A %s is issued in stages: %s.', lower(k.title), array_to_string(k.stages, ', '));
+            DETAIL = format('A %s is issued in stages: %s.', k.code, array_to_string(k.stages, ', '));
   END IF;
 
   -- R13: the two ways to agree
   IF NEW.kind = 'proposal' AND d.agreed_at IS NOT NULL THEN
     RAISE EXCEPTION 'deal % is already agreed: a new proposal cannot be made', d.id
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('The client agreed at %s (%s path).', d.agreed_at, d.agreement_path);
+            DETAIL = format('The client agreed on the %s path.', d.agreement_path);
   END IF;
   IF NEW.kind IN ('invoice', 'contract') AND d.agreed_at IS NULL THEN
     SELECT * INTO pending FROM crm.document
@@ -276,24 +276,24 @@ BEGIN
   NEW.issued_on := coalesce(NEW.issued_on, CURRENT_DATE);
   IF k.amounts = 'lines' THEN
     IF NEW.total_amount IS NOT NULL OR NEW.net_amount IS NOT NULL OR NEW.vat_amount IS NOT NULL THEN
-      RAISE EXCEPTION 'the amounts of a % come from the deal lines', lower(k.title)
+      RAISE EXCEPTION 'the amounts of a % come from the deal lines', k.code
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT count(*) AS n, sum(p.net_amount) AS net, sum(p.vat_amount) AS vat, sum(p.total_amount) AS total
       INTO sums FROM crm.document_plan(d.id, NEW.kind, NEW.line_quantities) p;
     IF sums.n = 0 THEN
-      RAISE EXCEPTION 'deal % has nothing for a new %', d.id, lower(k.title)
+      RAISE EXCEPTION 'deal % has nothing for a new %', d.id, k.code
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = CASE WHEN NOT EXISTS (SELECT FROM crm.deal_line l WHERE l.deal_id = d.id)
                             THEN 'The deal has no lines.'
-                            ELSE format('Every line is already covered by a %s.', lower(k.title)) END;
+                            ELSE format('Every line is already covered by a %s.', k.code) END;
     END IF;
     NEW.net_amount := sums.net;
     NEW.vat_amount := sums.vat;
     NEW.total_amount := sums.total;
   ELSIF k.amounts = 'given' THEN
     IF NEW.total_amount IS NULL OR NEW.total_amount <= 0 THEN
-      RAISE EXCEPTION 'a % needs its amount', lower(k.title)
+      RAISE EXCEPTION 'a % needs its amount', k.code
         USING ERRCODE = 'not_null_violation', HINT = 'Pass amount => the price including VAT.';
     END IF;
     vat := coalesce((SELECT c.vat_rate FROM crm.company c), 20);
@@ -400,7 +400,7 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   IF NEW.status = 'accepted' AND NOT k.acceptable THEN
-    RAISE EXCEPTION 'a % is not accepted by the client', lower(k.title)
+    RAISE EXCEPTION 'a % is not accepted by the client', k.code
       USING ERRCODE = 'check_violation', DETAIL = 'Proposals are agreed and contracts signed; other documents are only issued or cancelled.';
   END IF;
   IF NEW.status = 'rejected' AND OLD.kind <> 'proposal' THEN
@@ -498,12 +498,19 @@ COMMENT ON FUNCTION crm.create_document(bigint, text, date, jsonb, numeric, date
 
 CREATE FUNCTION crm.set_document_status(document bigint, status text, reason text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cur crm.document;
 BEGIN
-  UPDATE crm.document d SET status = set_document_status.status, status_reason = reason
-   WHERE d.id = set_document_status.document;
+  SELECT * INTO cur FROM crm.document d WHERE d.id = set_document_status.document FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'document % does not exist or is not yours', document USING ERRCODE = 'no_data_found';
   END IF;
+  IF cur.status = set_document_status.status THEN
+    RAISE EXCEPTION 'document % is already %', cur.number, cur.status
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  UPDATE crm.document d SET status = set_document_status.status, status_reason = reason
+   WHERE d.id = set_document_status.document;
 END
 $$;
 CREATE FUNCTION crm.accept_document(document bigint, note text DEFAULT NULL) RETURNS void
