@@ -13,6 +13,9 @@ MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
               src/normalize.o \
+              src/requisites.o \
+              src/deal_requisites.o \
+              src/deal.o \
               src/http.o \
               src/json.o \
               src/json_link.o \
@@ -32,6 +35,8 @@ SQL_RELEASED = src/crm.sql \
               src/catalog.sql \
               src/task.sql
 SQL_NEW     = src/job.sql \
+              src/deal.sql \
+              src/document.sql \
               src/integration.sql \
               src/miko.sql \
               src/mailbox.sql \
