@@ -44,40 +44,27 @@ GuardedSend(void *arg)
 	a->err = HttpPerform(a->req, a->resp);
 }
 
-/* The API root: base_url, or https://<dc>.api.mailchimp.com/3.0 from the key. */
-static CrmPeerError *
-ApiRoot(CrmRun *run, const char *key, char **root)
+typedef struct RootArgs
 {
-	const char *base = CrmRunSetting(run, "base_url");
-	const char *dash = strrchr(key, '-');
-	const char *p;
-	CrmPeerError *err;
+	const char *key;
+	const char *base;
+	char	   *root;
+} RootArgs;
 
-	if (base != NULL)
-	{
-		*root = pstrdup(base);
-		return NULL;
-	}
-	if (dash != NULL && dash[1] >= 'a' && dash[1] <= 'z')
-	{
-		for (p = dash + 1; *p >= 'a' && *p <= 'z'; p++)
-			;
-		if (*p >= '0' && *p <= '9')
-		{
-			while (*p >= '0' && *p <= '9')
-				p++;
-			if (*p == '\0')
-			{
-				*root = psprintf("https://%s.api.mailchimp.com/3.0", dash + 1);
-				return NULL;
-			}
-		}
-	}
-	err = PeerErrorMake(ERRCODE_INVALID_PARAMETER_VALUE, false, 0,
-						"the MailChimp API key has no data-centre suffix",
-						"A MailChimp key ends with its data centre, e.g. \"-us21\".");
-	err->hint = pstrdup("Set the right key, or the API root as mailchimp.base_url (crm.configure).");
-	return err;
+/* The API root, from crm.mailchimp_api_root (which may refuse the key). */
+static void
+GuardedRoot(void *arg)
+{
+	RootArgs   *a = (RootArgs *) arg;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+
+	values[0] = CStringGetTextDatum(a->key);
+	values[1] = a->base ? CStringGetTextDatum(a->base) : (Datum) 0;
+	nulls[1] = a->base ? ' ' : 'n';
+	CrmSpiExec("SELECT crm.mailchimp_api_root($1, $2)", 2, types, values, nulls, SPI_OK_SELECT);
+	a->root = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
 static Datum
@@ -138,9 +125,18 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 	key = CrmRunSetting(&run, "api_key");
 	batch_size = CrmRunSettingInt(&run, "batch_size");
 	max_batches = CrmRunSettingInt(&run, "max_batches");
-	if ((err = ApiRoot(&run, key, &root)) != NULL)
-		CrmRunFail(&run, err, NULL);
-	root = MemoryContextStrdup(run.cxt, root);
+	{
+		RootArgs	ra = {key, CrmRunSetting(&run, "base_url"), NULL};
+		ErrorData  *edata = CrmGuard(&run, GuardedRoot, &ra);
+
+		if (edata)
+		{
+			CrmPeerError refused = {edata->sqlerrcode, edata->message, edata->detail, edata->hint, 0, false};
+
+			CrmRunFail(&run, &refused, NULL);
+		}
+		root = MemoryContextStrdup(run.cxt, ra.root);
+	}
 	batchcxt = AllocSetContextCreate(run.cxt, "crm mailchimp batch", ALLOCSET_DEFAULT_SIZES);
 
 	for (nb = 0; nb < max_batches; nb++)

@@ -351,6 +351,27 @@ REVOKE ALL ON FUNCTION crm.mailchimp_record(bigint, bigint, integer, text[], tex
 GRANT EXECUTE ON FUNCTION crm.mailchimp_record(bigint, bigint, integer, text[], text[], text[], text[], integer, integer, text[])
   TO crm_admin, crm_integration;
 
+-- The API root: base_url when set, else https://<dc>.api.mailchimp.com/3.0
+-- from the key's data-centre suffix (…-us21).  The key never shows in an error.
+CREATE FUNCTION crm.mailchimp_api_root(api_key text, base_url text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dc text;
+BEGIN
+  IF base_url IS NOT NULL THEN
+    RETURN rtrim(base_url, '/');
+  END IF;
+  dc := substring(api_key FROM '-([a-z]+[0-9]+)$');
+  IF dc IS NULL THEN
+    RAISE EXCEPTION 'the MailChimp API key has no data-centre suffix'
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'A MailChimp key ends with its data centre, e.g. "-us21".',
+            HINT = 'Set the right key, or the API root as mailchimp.base_url (crm.configure).';
+  END IF;
+  RETURN 'https://' || dc || '.api.mailchimp.com/3.0';
+END
+$$;
+
 CREATE PROCEDURE crm.mailchimp_sync()
 LANGUAGE c AS 'MODULE_PATHNAME', 'crm_mailchimp_sync';
 COMMENT ON PROCEDURE crm.mailchimp_sync() IS 'sends queued contact changes to the MailChimp audience in batches of up to 500 (R26); CALL it outside a transaction block';
