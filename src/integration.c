@@ -283,6 +283,15 @@ CrmGuard(CrmRun *run, void (*fn) (void *), void *arg)
 }
 
 void
+CrmStep(CrmRun *run, void (*fn) (void *), void *arg, const char *watermark)
+{
+	ErrorData  *edata = CrmGuard(run, fn, arg);
+
+	if (edata)
+		CrmRunRethrow(run, edata, watermark);
+}
+
+void
 CrmRunRethrow(CrmRun *run, ErrorData *edata, const char *watermark)
 {
 	CrmPeerError err;

@@ -66,6 +66,12 @@ extern void CrmRunFail(CrmRun *run, const CrmPeerError *err, const char *waterma
  */
 extern ErrorData *CrmGuard(CrmRun *run, void (*fn) (void *), void *arg);
 
+/*
+ * Runs a step of transaction work (fn) guarded: if it raises, the run is
+ * ended with that error (recorded, lease released) and the error raised.
+ */
+extern void CrmStep(CrmRun *run, void (*fn) (void *), void *arg, const char *watermark);
+
 /* After CrmGuard caught error: records the run as cancelled/failed, re-raises. */
 extern void CrmRunRethrow(CrmRun *run, ErrorData *edata, const char *watermark) pg_attribute_noreturn();
 

@@ -30,8 +30,6 @@ INSERT INTO crm.integration_option (peer, name, kind, required, default_value, m
   ('miko', 'url', 'url', true, NULL, NULL, NULL, NULL, 'base URL of the MikoPBX web interface, e.g. https://pbx.example.ru (the poller adds /pbxcore/api/v3/cdr)'),
   ('miko', 'api_key', 'secret', true, NULL, NULL, NULL, NULL, 'MikoPBX REST API key, sent as Authorization: Bearer'),
   ('miko', 'timezone', 'timezone', false, NULL, NULL, NULL, NULL, 'time zone of the PBX''s call times (default: the server''s TimeZone)'),
-  ('miko', 'own_numbers', 'numbers', false, '', NULL, NULL, NULL, 'the company''s own external numbers, comma-separated: calls between them and extensions are internal'),
-  ('miko', 'extension_pattern', 'regex', false, '^[0-9]{2,5}$', NULL, NULL, NULL, 'a number matching this is an internal extension'),
   ('miko', 'page_size', 'integer', false, '1000', 1, 1000, NULL, 'CDR rows per request (limit, at most 1000)'),
   ('miko', 'max_pages', 'integer', false, '200', 1, 100000, NULL, 'pages read per run at most; the rest waits for the next run'),
   ('miko', 'overlap_minutes', 'integer', false, '60', 0, 10080, NULL, 'each poll re-reads this much before the watermark, so legs that arrive late join their call'),

@@ -69,6 +69,42 @@ Imap(CrmRun *run, ImapArgs *a, const char *command, const char *watermark)
 	return &a->reply;
 }
 
+/* Loads one message (crm.mailbox_handle), a guarded step. */
+typedef struct HandleArgs
+{
+	const char *key;
+	StringInfo	raw;			/* NULL: too large to fetch */
+	int64		size;
+	char	   *outcome;
+} HandleArgs;
+
+static void
+GuardedHandle(void *arg)
+{
+	HandleArgs *h = (HandleArgs *) arg;
+	Oid			types[3] = {TEXTOID, BYTEAOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bytea	   *b = NULL;
+	bool		isnull;
+
+	if (h->raw)
+	{
+		b = (bytea *) palloc(VARHDRSZ + h->raw->len);
+		SET_VARSIZE(b, VARHDRSZ + h->raw->len);
+		memcpy(VARDATA(b), h->raw->data, h->raw->len);
+	}
+	values[0] = CStringGetTextDatum(h->key);
+	values[1] = PointerGetDatum(b);
+	nulls[1] = b ? ' ' : 'n';
+	values[2] = Int64GetDatum(h->size);
+	CrmSpiExec("SELECT crm.mailbox_handle($1, $2, $3)", 3, types, values, nulls, SPI_OK_SELECT);
+	h->outcome = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (b)
+		pfree(b);
+}
+
 static char *
 Watermark(const char *folder, int64 uidvalidity, int64 uid)
 {
@@ -290,26 +326,13 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 			continue;
 		}
 		{
-			Oid			types[3] = {TEXTOID, BYTEAOID, INT8OID};
-			Datum		values[3];
-			char		nulls[3] = {' ', ' ', ' '};
-			bytea	   *b = NULL;
-			bool		isnull;
+			HandleArgs	h;
 
-			if (raw)
-			{
-				b = (bytea *) palloc(VARHDRSZ + raw->len);
-				SET_VARSIZE(b, VARHDRSZ + raw->len);
-				memcpy(VARDATA(b), raw->data, raw->len);
-				pfree(raw->data);
-			}
-			values[0] = CStringGetTextDatum(key);
-			values[1] = PointerGetDatum(b);
-			nulls[1] = b ? ' ' : 'n';
-			values[2] = Int64GetDatum(size);
-			CrmSpiExec("SELECT crm.mailbox_handle($1, $2, $3)", 3, types, values, nulls, SPI_OK_SELECT);
-			outcome = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			SPI_freetuptable(SPI_tuptable);
+			h.key = key;
+			h.raw = raw;
+			h.size = size;
+			CrmStep(&run, GuardedHandle, &h, watermark);
+			outcome = h.outcome;
 		}
 		CrmRunCount(&run, strcmp(outcome, "ingested") == 0 ? "ingested" : "quarantined", 1);
 		CrmRunCount(&run, "bytes", size);

@@ -67,6 +67,107 @@ GuardedRoot(void *arg)
 	a->root = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+/* The claim of the next batch (crm.mailchimp_claim), or batch = 0. */
+typedef struct ClaimArgs
+{
+	CrmRun	   *run;
+	int			batch_size;
+	int64		batch;
+	char	   *list_id;
+	char	   *ikey;
+	char	   *body;
+	char	   *extra;
+	int			members;
+} ClaimArgs;
+
+static void
+GuardedClaim(void *arg)
+{
+	ClaimArgs  *a = (ClaimArgs *) arg;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
+	HeapTuple	t;
+	TupleDesc	d;
+
+	values[0] = Int64GetDatum(a->run->run_id);
+	values[1] = Int32GetDatum(a->batch_size);
+	CrmSpiExec("SELECT batch_id, list_id, idempotency_key, body, extra, members FROM crm.mailchimp_claim($1, $2)",
+			   2, types, values, NULL, SPI_OK_SELECT);
+	a->batch = 0;
+	if (SPI_processed > 0)
+	{
+		t = SPI_tuptable->vals[0];
+		d = SPI_tuptable->tupdesc;
+		a->batch = pg_strtoint64(SPI_getvalue(t, d, 1));
+		a->list_id = SPI_getvalue(t, d, 2);
+		a->ikey = SPI_getvalue(t, d, 3);
+		a->body = SPI_getvalue(t, d, 4);
+		a->extra = SPI_getvalue(t, d, 5);
+		a->members = pg_strtoint32(SPI_getvalue(t, d, 6));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* The follow-up requests of a batch (tags to take off), as arrays. */
+typedef struct ExtraArgs
+{
+	char	   *extra;
+	int			n;
+	char	  **email;
+	char	  **hash;
+	char	  **body;
+} ExtraArgs;
+
+static void
+GuardedExtra(void *arg)
+{
+	ExtraArgs  *a = (ExtraArgs *) arg;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(a->extra);
+	CrmSpiExec("SELECT e ->> 'email', e ->> 'hash', (e -> 'body')::text FROM jsonb_array_elements($1::jsonb) e",
+			   1, types, values, NULL, SPI_OK_SELECT);
+	a->n = (int) SPI_processed;
+	a->email = palloc(sizeof(char *) * Max(a->n, 1));
+	a->hash = palloc(sizeof(char *) * Max(a->n, 1));
+	a->body = palloc(sizeof(char *) * Max(a->n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		a->email[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		a->hash[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		a->body[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		if (a->email[i] == NULL || a->hash[i] == NULL || a->body[i] == NULL)
+			elog(ERROR, "a MailChimp batch has a malformed follow-up request");
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* Records MailChimp's answer to a batch (crm.mailchimp_record). */
+typedef struct RecordArgs
+{
+	int64		batch;
+	int64		run_id;
+	long		status;
+	Datum		values[10];
+} RecordArgs;
+
+static void
+GuardedRecord(void *arg)
+{
+	RecordArgs *a = (RecordArgs *) arg;
+	Oid			types[10] = {INT8OID, INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, INT4OID, INT4OID, TEXTARRAYOID};
+
+	a->values[0] = Int64GetDatum(a->batch);
+	a->values[1] = Int64GetDatum(a->run_id);
+	a->values[2] = Int32GetDatum((int32) a->status);
+	CrmSpiExec("SELECT crm.mailchimp_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			   10, types, a->values, NULL, SPI_OK_SELECT);
+	SPI_freetuptable(SPI_tuptable);
+}
+
 static Datum
 TextArray(List *items)
 {
@@ -141,8 +242,7 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 
 	for (nb = 0; nb < max_batches; nb++)
 	{
-		Oid			ctypes[2] = {INT8OID, INT4OID};
-		Datum		cvalues[2];
+		ClaimArgs	claim;
 		int64		batch;
 		char	   *list_id;
 		char	   *ikey;
@@ -160,7 +260,6 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 				   *e_messages = NIL,
 				   *e_codes = NIL,
 				   *e_fields = NIL;
-		uint64		i;
 		int			j;
 
 		MemoryContextReset(batchcxt);
@@ -168,25 +267,21 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 
 		if (!CrmRunProgress(&run, NULL))
 			break;
-		cvalues[0] = Int64GetDatum(run.run_id);
-		cvalues[1] = Int32GetDatum(batch_size);
-		CrmSpiExec("SELECT batch_id, list_id, idempotency_key, body, extra, members FROM crm.mailchimp_claim($1, $2)",
-				   2, ctypes, cvalues, NULL, SPI_OK_SELECT);
-		if (SPI_processed == 0)
+		claim.run = &run;
+		claim.batch_size = batch_size;
+		CrmStep(&run, GuardedClaim, &claim, NULL);
+		CrmCommit();			/* the claim is ours; nothing is held from here on */
+		if (claim.batch == 0)
 		{
-			SPI_freetuptable(SPI_tuptable);
-			CrmCommit();
 			MemoryContextSwitchTo(oldcxt);
 			break;
 		}
-		batch = pg_strtoint64(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		list_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		ikey = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-		body = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-		extra = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-		members = pg_strtoint32(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6));
-		SPI_freetuptable(SPI_tuptable);
-		CrmCommit();			/* the claim is ours; nothing is held from here on */
+		batch = claim.batch;
+		list_id = claim.list_id;
+		ikey = claim.ikey;
+		body = claim.body;
+		extra = claim.extra;
+		members = claim.members;
 
 		memset(&req, 0, sizeof(req));
 		req.peer = "MailChimp";
@@ -253,39 +348,20 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 
 		/* tags crm gave and no longer gives: taken off member by member */
 		{
-			Oid			xtypes[1] = {TEXTOID};
-			Datum		xvalues[1];
-			int			nx;
-			char	  **x_email;
-			char	  **x_hash;
-			char	  **x_body;
+			ExtraArgs	x;
 
-			xvalues[0] = CStringGetTextDatum(extra);
-			CrmSpiExec("SELECT e ->> 'email', e ->> 'hash', (e -> 'body')::text FROM jsonb_array_elements($1::jsonb) e",
-					   1, xtypes, xvalues, NULL, SPI_OK_SELECT);
-			nx = (int) SPI_processed;
-			x_email = palloc(sizeof(char *) * Max(nx, 1));
-			x_hash = palloc(sizeof(char *) * Max(nx, 1));
-			x_body = palloc(sizeof(char *) * Max(nx, 1));
-			for (i = 0; i < SPI_processed; i++)
-			{
-				x_email[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-				x_hash[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-				x_body[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-			}
-			SPI_freetuptable(SPI_tuptable);
-			for (j = 0; j < nx; j++)
+			memset(&x, 0, sizeof(x));
+			x.extra = extra;
+			CrmStep(&run, GuardedExtra, &x, NULL);
+			for (j = 0; j < x.n; j++)
 			{
 				CrmHttpRequest treq = req;
 				CrmHttpResponse tresp;
 
-				if (x_email[j] == NULL || x_hash[j] == NULL || x_body[j] == NULL)
-					elog(ERROR, "outbox batch " INT64_FORMAT " has a malformed follow-up request", batch);
-
-				treq.url = psprintf("%s/lists/%s/members/%s/tags", root, HttpEscape(list_id), x_hash[j]);
-				treq.body = x_body[j];
-				treq.body_len = strlen(x_body[j]);
-				treq.idempotency_key = psprintf("%s-tags-%s", ikey, x_hash[j]);
+				treq.url = psprintf("%s/lists/%s/members/%s/tags", root, HttpEscape(list_id), x.hash[j]);
+				treq.body = x.body[j];
+				treq.body_len = strlen(x.body[j]);
+				treq.idempotency_key = psprintf("%s-tags-%s", ikey, x.hash[j]);
 				args.req = &treq;
 				args.resp = &tresp;
 				args.err = NULL;
@@ -299,7 +375,7 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 					CrmRunRethrow(&run, edata, NULL);
 				}
 				if (args.err || (tresp.status != 204 && tresp.status != 200))
-					tag_failed = lappend(tag_failed, x_email[j]);
+					tag_failed = lappend(tag_failed, x.email[j]);
 			}
 		}
 
@@ -311,23 +387,19 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 			e_fields = lappend(e_fields, result.errors[j].field ? result.errors[j].field : "");
 		}
 		{
-			Oid			rtypes[10] = {INT8OID, INT8OID, INT4OID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-			TEXTARRAYOID, INT4OID, INT4OID, TEXTARRAYOID};
-			Datum		rvalues[10];
+			RecordArgs	rec;
 
-			rvalues[0] = Int64GetDatum(batch);
-			rvalues[1] = Int64GetDatum(run.run_id);
-			rvalues[2] = Int32GetDatum((int32) resp.status);
-			rvalues[3] = TextArray(e_emails);
-			rvalues[4] = TextArray(e_messages);
-			rvalues[5] = TextArray(e_codes);
-			rvalues[6] = TextArray(e_fields);
-			rvalues[7] = Int32GetDatum(result.total_created);
-			rvalues[8] = Int32GetDatum(result.total_updated);
-			rvalues[9] = TextArray(tag_failed);
-			CrmSpiExec("SELECT crm.mailchimp_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					   10, rtypes, rvalues, NULL, SPI_OK_SELECT);
-			SPI_freetuptable(SPI_tuptable);
+			rec.batch = batch;
+			rec.run_id = run.run_id;
+			rec.status = resp.status;
+			rec.values[3] = TextArray(e_emails);
+			rec.values[4] = TextArray(e_messages);
+			rec.values[5] = TextArray(e_codes);
+			rec.values[6] = TextArray(e_fields);
+			rec.values[7] = Int32GetDatum(result.total_created);
+			rec.values[8] = Int32GetDatum(result.total_updated);
+			rec.values[9] = TextArray(tag_failed);
+			CrmStep(&run, GuardedRecord, &rec, NULL);
 		}
 		CrmRunCount(&run, "batches", 1);
 		CrmRunCount(&run, "members", members);

@@ -62,6 +62,23 @@ CdrOrder(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
+/* "YYYY-MM-DD HH:MM:SS" at the start, with plausible fields. */
+static bool
+PlausibleTime(const char *s)
+{
+	int			i;
+	static const char shape[] = "dddd-dd-dd dd:dd:dd";
+
+	for (i = 0; shape[i]; i++)
+	{
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : (s[i] != shape[i] && !(i == 10 && s[i] == 'T')))
+			return false;
+	}
+	return strncmp(s + 5, "13", 2) < 0 && strncmp(s + 5, "01", 2) >= 0 &&
+		strncmp(s + 8, "32", 2) < 0 && strncmp(s + 8, "01", 2) >= 0 &&
+		strncmp(s + 11, "24", 2) < 0 && strncmp(s + 14, "60", 2) < 0 && strncmp(s + 17, "60", 2) < 0;
+}
+
 static bool
 Answered(const CrmCdr *c)
 {
@@ -74,17 +91,121 @@ static SPIPlanPtr handle_plan = NULL;
 static void
 PrepareHandle(void)
 {
-	Oid			types[16] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID};
+	Oid			types[14] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 	if (handle_plan != NULL)
 		return;
-	handle_plan = SPI_prepare("SELECT crm.miko_handle_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-							  16, types);
+	handle_plan = SPI_prepare("SELECT crm.miko_handle_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+							  14, types);
 	if (handle_plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(handle_plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
+}
+
+typedef struct HandArgs
+{
+	CrmRun	   *run;
+	CrmCdr	  **rows;			/* sorted by linkedid, start, id */
+	int			nrows;
+	int			next;			/* the first row not handed yet */
+	const char *tz;
+	StringInfoData legs;
+} HandArgs;
+
+/* Hands the next CALLS_PER_TRANSACTION calls (a guarded step). */
+static void
+HandCalls(void *arg)
+{
+	HandArgs   *h = (HandArgs *) arg;
+	CrmCdr	  **rows = h->rows;
+	int			ncalls = 0;
+	int			i;
+
+	while (h->next < h->nrows && ncalls < CALLS_PER_TRANSACTION)
+	{
+		int			start = h->next;
+		int			end = start;
+		CrmCdr	   *first = rows[start];
+		const char *called = NULL;
+		const char *answered = "";
+		const char *ended = "";
+		const char *disposition;
+		const char *recording = "";
+		int			duration = 0;
+		int			billsec = 0;
+		int64		last_id = 0;
+		Datum		values[14];
+		char		nulls[14];
+		int			rc;
+		bool		isnull;
+		char	   *outcome;
+		bool		any_answered = false;
+
+		while (end < h->nrows && strcmp(rows[end]->linkedid, first->linkedid) == 0)
+			end++;
+		resetStringInfo(&h->legs);
+		appendStringInfoChar(&h->legs, '[');
+		for (i = start; i < end; i++)
+		{
+			CrmCdr	   *c = rows[i];
+
+			appendStringInfo(&h->legs, "%s%s", i > start ? "," : "", c->raw);
+			if (called == NULL && c->did[0] != '\0')
+				called = c->did;
+			if (Answered(c))
+			{
+				any_answered = true;
+				if (c->answer[0] != '\0' && (answered[0] == '\0' || strcmp(c->answer, answered) < 0))
+					answered = c->answer;
+				billsec += c->billsec;
+				if (recording[0] == '\0' && c->recordingfile[0] != '\0')
+					recording = c->recordingfile;
+			}
+			if (c->endtime[0] != '\0' && strcmp(c->endtime, ended) > 0)
+				ended = c->endtime;
+			duration = Max(duration, c->duration);
+			last_id = Max(last_id, c->id);
+		}
+		appendStringInfoChar(&h->legs, ']');
+		if (called == NULL)
+			called = first->dst_num;
+		disposition = any_answered ? "ANSWERED" : rows[end - 1]->disposition;
+		if (recording[0] == '\0')
+			for (i = start; i < end && recording[0] == '\0'; i++)
+				recording = rows[i]->recordingfile;
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = CStringGetTextDatum(first->linkedid);
+		values[1] = Int32GetDatum(end - start);
+		values[2] = Int64GetDatum(last_id);
+		values[3] = CStringGetTextDatum(first->src_num);
+		values[4] = CStringGetTextDatum(called);
+		values[5] = CStringGetTextDatum(first->start);
+		values[6] = CStringGetTextDatum(answered);
+		values[7] = CStringGetTextDatum(ended);
+		values[8] = Int32GetDatum(duration);
+		values[9] = Int32GetDatum(billsec);
+		values[10] = CStringGetTextDatum(disposition);
+		values[11] = CStringGetTextDatum(recording);
+		values[12] = CStringGetTextDatum(h->tz);
+		values[13] = CStringGetTextDatum(h->legs.data);
+		rc = SPI_execute_plan(handle_plan, values, nulls, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "crm.miko_handle_call failed: %s", SPI_result_code_string(rc));
+		outcome = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		CrmRunCount(h->run, "calls", 1);
+		CrmRunCount(h->run, strcmp(outcome, "ingested") == 0 ? "ingested" :
+					strcmp(outcome, "unchanged") == 0 ? "unchanged" : "quarantined", 1);
+		for (i = 0; i < 14; i++)
+			if (i != 1 && i != 2 && i != 8 && i != 9)
+				pfree(DatumGetPointer(values[i]));
+		pfree(outcome);
+		h->next = end;
+		ncalls++;
+	}
 }
 
 Datum
@@ -94,11 +215,9 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 	const char *base;
 	const char *key;
 	const char *tz;
-	const char *pattern;
 	int			page_size;
 	int			max_pages;
 	char	   *date_from;
-	Datum		own_numbers;
 	CrmCdr	  **rows = NULL;
 	int			nrows = 0;
 	int			cap = 0;
@@ -122,30 +241,25 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(run.cxt);
 	base = CrmRunSetting(&run, "url");
 	key = CrmRunSetting(&run, "api_key");
-	pattern = CrmRunSetting(&run, "extension_pattern");
 	page_size = CrmRunSettingInt(&run, "page_size");
 	max_pages = CrmRunSettingInt(&run, "max_pages");
 
-	/* the PBX's time zone, the poll's dateFrom, the company's own numbers */
+	/* the PBX's time zone and the poll's dateFrom */
 	{
-		Oid			types[5] = {TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID};
-		Datum		values[5];
-		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-		bool		isnull;
+		Oid			types[4] = {TEXTOID, INT4OID, INT4OID, TEXTOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
 
 		values[0] = run.watermark ? CStringGetTextDatum(run.watermark) : (Datum) 0;
 		nulls[0] = run.watermark ? ' ' : 'n';
 		values[1] = Int32GetDatum(CrmRunSettingInt(&run, "overlap_minutes"));
 		values[2] = Int32GetDatum(CrmRunSettingInt(&run, "initial_days"));
 		values[3] = CStringGetTextDatum(CrmRunSetting(&run, "timezone") ? CrmRunSetting(&run, "timezone") : "");
-		values[4] = CStringGetTextDatum(CrmRunSetting(&run, "own_numbers") ? CrmRunSetting(&run, "own_numbers") : "");
 		CrmSpiExec("WITH z AS (SELECT COALESCE(NULLIF($4, ''), current_setting('TimeZone')) AS tz) "
-				   "SELECT z.tz, crm.miko_date_from($1::jsonb, $2, $3, z.tz), crm.miko_own_numbers($5) FROM z",
-				   5, types, values, nulls, SPI_OK_SELECT);
+				   "SELECT z.tz, crm.miko_date_from($1::jsonb, $2, $3, z.tz) FROM z",
+				   4, types, values, nulls, SPI_OK_SELECT);
 		tz = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		date_from = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		own_numbers = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-		own_numbers = PointerGetDatum(DatumGetArrayTypePCopy(own_numbers));
 		SPI_freetuptable(SPI_tuptable);
 		CrmCommit();
 	}
@@ -210,6 +324,8 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 			if (c->linkedid[0] == '\0')
 				c->linkedid = psprintf("cdr-" INT64_FORMAT, c->id);
 			rows[nrows++] = c;
+			if (!PlausibleTime(c->start))
+				continue;		/* quarantined later; it moves no watermark */
 			if (max_start == NULL || strcmp(c->start, max_start) > 0)
 				max_start = c->start;
 			if (last_page_min_start == NULL || strcmp(c->start, last_page_min_start) < 0)
@@ -231,115 +347,33 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 	/* group the legs by linkedid and hand each call */
 	if (nrows > 0)
 	{
-		int			start = 0;
-		int			in_tx = 0;
-		StringInfoData legs;
+		HandArgs	h;
 
 		qsort(rows, nrows, sizeof(CrmCdr *), CdrOrder);
 		PrepareHandle();
-		initStringInfo(&legs);
-		while (start < nrows)
+		memset(&h, 0, sizeof(h));
+		h.run = &run;
+		h.rows = rows;
+		h.nrows = nrows;
+		h.tz = tz;
+		initStringInfo(&h.legs);
+		while (h.next < nrows)
 		{
-			int			end = start;
-			CrmCdr	   *first = rows[start];
-			const char *called = NULL;
-			const char *answered = "";
-			const char *ended = "";
-			const char *disposition;
-			const char *recording = "";
-			int			duration = 0;
-			int			billsec = 0;
-			int64		last_id = 0;
-			Datum		values[16];
-			char		nulls[16];
-			int			rc;
-			bool		isnull;
-			char	   *outcome;
-			bool		any_answered = false;
-
-			while (end < nrows && strcmp(rows[end]->linkedid, first->linkedid) == 0)
-				end++;
-			resetStringInfo(&legs);
-			appendStringInfoChar(&legs, '[');
-			for (i = start; i < end; i++)
-			{
-				CrmCdr	   *c = rows[i];
-
-				appendStringInfo(&legs, "%s%s", i > start ? "," : "", c->raw);
-				if (called == NULL && c->did[0] != '\0')
-					called = c->did;
-				if (Answered(c))
-				{
-					any_answered = true;
-					if (c->answer[0] != '\0' && (answered[0] == '\0' || strcmp(c->answer, answered) < 0))
-						answered = c->answer;
-					billsec += c->billsec;
-					if (recording[0] == '\0' && c->recordingfile[0] != '\0')
-						recording = c->recordingfile;
-				}
-				if (c->endtime[0] != '\0' && strcmp(c->endtime, ended) > 0)
-					ended = c->endtime;
-				duration = Max(duration, c->duration);
-				last_id = Max(last_id, c->id);
-			}
-			if (called == NULL)
-				called = first->dst_num;
-			disposition = any_answered ? "ANSWERED" : rows[end - 1]->disposition;
-			if (recording[0] == '\0')
-				for (i = start; i < end && recording[0] == '\0'; i++)
-					recording = rows[i]->recordingfile;
-
-			memset(nulls, ' ', sizeof(nulls));
-			values[0] = CStringGetTextDatum(first->linkedid);
-			values[1] = Int32GetDatum(end - start);
-			values[2] = Int64GetDatum(last_id);
-			values[3] = CStringGetTextDatum(first->src_num);
-			values[4] = CStringGetTextDatum(called);
-			values[5] = CStringGetTextDatum(first->start);
-			values[6] = CStringGetTextDatum(answered);
-			values[7] = CStringGetTextDatum(ended);
-			values[8] = Int32GetDatum(duration);
-			values[9] = Int32GetDatum(billsec);
-			values[10] = CStringGetTextDatum(disposition);
-			values[11] = CStringGetTextDatum(recording);
-			values[12] = CStringGetTextDatum(tz);
-			values[13] = own_numbers;
-			values[14] = CStringGetTextDatum(pattern);
-			values[15] = CStringGetTextDatum(legs.data);
-			rc = SPI_execute_plan(handle_plan, values, nulls, false, 1);
-			if (rc != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "crm.miko_handle_call failed: %s", SPI_result_code_string(rc));
-			outcome = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			SPI_freetuptable(SPI_tuptable);
-			CrmRunCount(&run, "calls", 1);
-			if (strcmp(outcome, "ingested") == 0)
-				CrmRunCount(&run, "ingested", 1);
-			else if (strcmp(outcome, "unchanged") == 0)
-				CrmRunCount(&run, "unchanged", 1);
-			else if (strcmp(outcome, "internal") == 0)
-				CrmRunCount(&run, "internal", 1);
-			else
-				CrmRunCount(&run, "quarantined", 1);
-			for (i = 0; i < 16; i++)
-				if (i != 1 && i != 2 && i != 8 && i != 9 && i != 13)
-					pfree(DatumGetPointer(values[i]));
-			pfree(outcome);
-			start = end;
-			if (++in_tx == CALLS_PER_TRANSACTION)
-			{
-				in_tx = 0;
-				if (!CrmRunProgress(&run, NULL))
-					goto lost;
-			}
+			/* up to CALLS_PER_TRANSACTION calls, then commit */
+			CrmStep(&run, HandCalls, &h, NULL);
+			if (!CrmRunProgress(&run, NULL))
+				goto lost;
 		}
+
 		/* where the next poll starts: the latest call start seen, or when
 		 * this run stopped at max_pages, the earliest start of its last page */
+		if (max_start != NULL)
 		{
 			StringInfoData wm;
 
 			initStringInfo(&wm);
 			appendStringInfoString(&wm, "{\"start\": ");
-			escape_json(&wm, cut_off ? last_page_min_start : max_start);
+			escape_json(&wm, (cut_off && last_page_min_start) ? last_page_min_start : max_start);
 			appendStringInfo(&wm, ", \"id\": " INT64_FORMAT "}", max_id);
 			watermark = wm.data;
 		}
