@@ -176,7 +176,7 @@ HttpEscape(const char *s)
 /* The error of a curl call that did not complete. */
 static CrmPeerError *
 CurlError(const char *peer, const char *what, CURLcode rc, const char *errbuf,
-		  bool overflow, bool oom, bool connected, const char *const *secrets)
+		  bool overflow, bool oom, bool connected, int connect_limit, const char *const *secrets)
 {
 	const char *why = (errbuf && errbuf[0]) ? errbuf : curl_easy_strerror(rc);
 	char	   *detail = Redact(psprintf("%s: %s (curl error %d).", what, why, (int) rc), secrets);
@@ -187,7 +187,7 @@ CurlError(const char *peer, const char *what, CURLcode rc, const char *errbuf,
 		case CURLE_OPERATION_TIMEDOUT:
 			if (!connected)
 				err = PeerErrorMake(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION, true, 0,
-									psprintf("could not connect to %s within %d ms", peer, crm_http_connect_timeout),
+									psprintf("could not connect to %s within %d ms", peer, connect_limit),
 									detail);
 			else
 				err = PeerErrorMake(ERRCODE_CONNECTION_FAILURE, true, 0,
@@ -480,7 +480,8 @@ HttpPerform(const CrmHttpRequest *req, CrmHttpResponse *resp)
 	CHECK_FOR_INTERRUPTS();
 
 	if (rc != CURLE_OK)
-		return CurlError(req->peer, what, rc, errbuf, sink.overflow, sink.oom, connect_us > 0, req->secrets);
+		return CurlError(req->peer, what, rc, errbuf, sink.overflow, sink.oom, connect_us > 0,
+						 crm_http_connect_timeout, req->secrets);
 	resp->status = status;
 	resp->seconds = total_us / 1e6;
 	resp->content_type = sink.content_type[0] ? pstrdup(sink.content_type) : NULL;
@@ -571,7 +572,9 @@ ImapConnect(const char *url, const char *user, const char *password, const char 
 	CURL_SETOPT(s->h, CURLOPT_URL, url);
 	CURL_SETOPT(s->h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
 	CURL_SETOPT(s->h, CURLOPT_NOSIGNAL, 1L);
-	CURL_SETOPT(s->h, CURLOPT_CONNECTTIMEOUT_MS, (long) crm_http_connect_timeout);
+	/* for IMAP, libcurl's connect phase includes the greeting and the login
+	 * (which a server may delay after a failure): crm.http_timeout bounds it */
+	CURL_SETOPT(s->h, CURLOPT_CONNECTTIMEOUT_MS, (long) Max(crm_http_connect_timeout, crm_http_timeout));
 	CURL_SETOPT(s->h, CURLOPT_TIMEOUT_MS, (long) crm_http_timeout);
 	CURL_SETOPT(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
 	CURL_SETOPT(s->h, CURLOPT_NOPROGRESS, 0L);
@@ -594,7 +597,7 @@ ImapConnect(const char *url, const char *user, const char *password, const char 
 		CHECK_FOR_INTERRUPTS();
 		return CurlError("the IMAP server", psprintf("connecting to %s", url),
 						 rc == CURLE_OK ? CURLE_COULDNT_CONNECT : rc, errcopy,
-						 false, false, connect_us > 0, secrets);
+						 false, false, connect_us > 0, Max(crm_http_connect_timeout, crm_http_timeout), secrets);
 	}
 	s->sock = sock;
 	*session = s;

@@ -92,12 +92,14 @@ integ_intake() {
   if [ "$(qa "SELECT to_regprocedure('crm.ingest_call(text,text,text,timestamptz,timestamptz,timestamptz,integer,integer,text,text,text)') IS NOT NULL")" = t ]; then
     CALLS="(SELECT * FROM crm.interaction WHERE channel = 'phone') calls"
     MAILS="(SELECT * FROM crm.interaction WHERE channel IN ('email', 'chat')) mails"
+    MAIL_TABLE=crm.interaction MAIL_WHERE="channel IN ('email', 'chat')"
     INTAKE=real
     return
   fi
   INTAKE=standin
   CALLS="public.standin_interaction calls"
   MAILS="(SELECT * FROM public.standin_interaction WHERE channel = 'email') mails"
+  MAIL_TABLE=public.standin_interaction MAIL_WHERE="channel = 'email'"
   q <<'SQL'
 CREATE TABLE public.standin_interaction (
   id bigserial PRIMARY KEY, channel text, dedup_key text UNIQUE, caller text, called text,
@@ -128,7 +130,7 @@ CREATE FUNCTION crm.ingest_email(message bytea) RETURNS bigint
 LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE t text := convert_from(message, 'SQL_ASCII'); k text; i bigint;
 BEGIN
-  IF t !~* '^[a-z-]+:' OR position(E'\n\n' IN replace(t, E'\r', '')) = 0 THEN
+  IF t !~* '^[a-z-]+:' OR position(E'\n\n' IN replace(t, E'\r', '')) = 0 OR t !~* '(^|\n)from:' THEN
     RAISE EXCEPTION 'e-mail is not an RFC 5322 message' USING ERRCODE = 'invalid_text_representation';
   END IF;
   k := 'email:' || COALESCE(substring(t FROM '(?in)^message-id:\s*(<[^>]+>)'), encode(sha256(message), 'hex'));
