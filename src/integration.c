@@ -100,7 +100,7 @@ CrmRunBegin(CrmRun *run, const char *peer)
 	run->nsettings = (int) SPI_processed;
 	run->names = MemoryContextAlloc(run->cxt, sizeof(char *) * (run->nsettings + 1));
 	run->values = MemoryContextAlloc(run->cxt, sizeof(char *) * (run->nsettings + 1));
-	run->secrets = MemoryContextAllocZero(run->cxt, sizeof(char *) * (run->nsettings + 1));
+	run->secrets = MemoryContextAllocZero(run->cxt, sizeof(char *) * (run->nsettings + 1 + CRM_RUN_MAX_EXTRA_SECRETS));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *secret = SpiText(i, 3, run->cxt);
@@ -122,6 +122,18 @@ CrmRunBegin(CrmRun *run, const char *peer)
 	}
 	run->run_id = pg_strtoint64(run_id);
 	return true;
+}
+
+void
+CrmRunAddSecret(CrmRun *run, const char *secret)
+{
+	int			n = 0;
+
+	while (run->secrets[n] != NULL)
+		n++;
+	if (n >= run->nsettings + CRM_RUN_MAX_EXTRA_SECRETS)
+		elog(ERROR, "too many secrets in a run");
+	run->secrets[n] = MemoryContextStrdup(run->cxt, secret);
 }
 
 const char *

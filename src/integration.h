@@ -13,6 +13,7 @@
 #include "http.h"
 
 #define CRM_RUN_MAX_STATS 16
+#define CRM_RUN_MAX_EXTRA_SECRETS 4
 
 typedef struct CrmRun
 {
@@ -41,6 +42,9 @@ extern void CrmProcedureCheck(FunctionCallInfo fcinfo, const char *name);
 extern bool CrmRunBegin(CrmRun *run, const char *peer);
 
 extern const char *CrmRunSetting(CrmRun *run, const char *name);
+
+/* One more string never to show (e.g. a secret as it goes on the wire). */
+extern void CrmRunAddSecret(CrmRun *run, const char *secret);
 extern int	CrmRunSettingInt(CrmRun *run, const char *name);
 
 /* Adds to one of the numbers the run reports in its detail. */

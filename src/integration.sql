@@ -67,8 +67,8 @@ INSERT INTO crm.integration_option (peer, name, kind, required, default_value, m
 -- The values.  Secrets are here too: this table is readable only by
 -- crm_admin and crm_integration; no setting is a GUC, so nothing shows in
 -- SHOW, pg_settings or current_setting().  An INSERT of an existing setting
--- replaces it, so that a key can be loaded with COPY ... FROM STDIN, whose
--- data no statement log records.
+-- replaces it; crm.integration_setting_load below takes COPY ... FROM STDIN,
+-- whose data no statement log records.
 CREATE TABLE crm.integration_setting (
   peer        text NOT NULL,
   name        text NOT NULL,
@@ -331,8 +331,28 @@ $$;
 CREATE TRIGGER integration_setting_check BEFORE INSERT OR UPDATE ON crm.integration_setting
   FOR EACH ROW EXECUTE FUNCTION crm.integration_setting_check();
 
+-- Write-only: settings (keys above all) loaded with
+--   COPY crm.integration_setting_load (peer, name, value) FROM STDIN
+-- whose data no statement log records (COPY FROM cannot write into a table
+-- under row-level security; this view passes each row on to
+-- crm.integration_setting as its caller).  Reading it gives nothing.
+CREATE VIEW crm.integration_setting_load WITH (security_invoker = true) AS
+  SELECT s.peer, s.name, NULL::text AS value FROM crm.integration_setting s WHERE false;
+COMMENT ON VIEW crm.integration_setting_load IS 'write-only: COPY crm.integration_setting_load (peer, name, value) FROM STDIN sets settings without a statement carrying their values';
+
+CREATE FUNCTION crm.integration_setting_load() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO crm.integration_setting (peer, name, value) VALUES (NEW.peer, NEW.name, NEW.value);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER integration_setting_load INSTEAD OF INSERT ON crm.integration_setting_load
+  FOR EACH ROW EXECUTE FUNCTION crm.integration_setting_load();
+GRANT SELECT, INSERT ON crm.integration_setting_load TO crm_admin;
+
 -- Sets (or with NULL removes) a setting.  For a secret, prefer loading it
--- with COPY (see README): a statement log would record this call's text.
+-- through crm.integration_setting_load: a statement log records this call.
 CREATE FUNCTION crm.configure(peer text, name text, value text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -22,6 +22,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/base64.h"
 #include "utils/memutils.h"
 
 #include "integration.h"
@@ -224,6 +225,15 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	key = CrmRunSetting(&run, "api_key");
+	/* the key as it goes on the wire (HTTP Basic) is a secret too */
+	{
+		char	   *userpass = psprintf("crm:%s", key);
+		int			len = pg_b64_enc_len(strlen(userpass));
+		char	   *b64 = palloc0(len + 1);
+
+		if (pg_b64_encode(userpass, strlen(userpass), b64, len) > 0)
+			CrmRunAddSecret(&run, b64);
+	}
 	batch_size = CrmRunSettingInt(&run, "batch_size");
 	max_batches = CrmRunSettingInt(&run, "max_batches");
 	{

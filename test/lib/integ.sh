@@ -48,7 +48,9 @@ integ_cleanup() {
   local c
   for c in "${integ_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $INTEG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  psql -X -q -d postgres -c "DROP ROLE IF EXISTS $INTEG_JOB" >/dev/null 2>&1 || true
+  for c in $INTEG_JOB ${INTEG_ROLES:-}; do
+    psql -X -q -d postgres -c "DROP ROLE IF EXISTS $c" >/dev/null 2>&1 || true
+  done
 }
 
 integ_setup() {
@@ -70,7 +72,7 @@ integ_stub() {
 
 # stores a secret with COPY, so that no statement text carries it
 integ_secret() {   # peer name value
-  printf '%s\t%s\t%s\n' "$1" "$2" "$3" | q -c "COPY crm.integration_setting (peer, name, value) FROM STDIN"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" | q -c "COPY crm.integration_setting_load (peer, name, value) FROM STDIN"
 }
 
 # milliseconds since the epoch

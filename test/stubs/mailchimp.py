@@ -23,7 +23,9 @@ an address that "looks fake or invalid", one "in a compliance state" (set
 with {"compliance": [...]}), required merge fields left empty
 ({"required_merge_fields": ["FNAME"]}), an existing member when
 update_existing is false.  Control (see stubcommon.py) also takes
-{"key": "..."} to change the accepted key and {"members_clear": true}.
+{"key": "..."} to change the accepted key, {"members_clear": true}, and
+{"echo_credentials": true}: a careless peer that repeats the credentials it
+received in its 401 answer (crm must not record or show them).
 """
 import base64
 import hashlib
@@ -57,6 +59,7 @@ class MailChimp:
         self.required = set()
         self.merge_fields = {"FNAME", "LNAME", "ADDRESS", "PHONE", "BIRTHDAY", "COMPANY"}
         self.tag_ids = {}
+        self.echo_credentials = False   # a careless peer: repeats the key it got in its errors
 
     def configure(self, opts):
         if opts.key:
@@ -78,6 +81,8 @@ class MailChimp:
                 self.required = set(spec["required_merge_fields"])
             if spec.get("members_clear"):
                 self.members.clear()
+            if "echo_credentials" in spec:
+                self.echo_credentials = bool(spec["echo_credentials"])
 
     def state(self):
         with self.lock:
@@ -190,8 +195,11 @@ class MailChimp:
             return self.problem(404, "Resource Not Found", "The requested resource could not be found.")
         if not self.authorized(handler):
             entry["auth_ok"] = False
-            return self.problem(401, "API Key Invalid",
-                                "Your API key may be invalid, or you've attempted to access the wrong datacenter.")
+            detail = "Your API key may be invalid, or you've attempted to access the wrong datacenter."
+            if self.echo_credentials:
+                detail += " Received: " + (handler.headers.get("Authorization") or "") + " = " + \
+                    base64.b64decode((handler.headers.get("Authorization") or "Basic ")[6:] or b"").decode(errors="replace")
+            return self.problem(401, "API Key Invalid", detail)
         entry["auth_ok"] = True
         parts = parts[1:]
         if parts == ["ping"] and method == "GET":
