@@ -99,7 +99,7 @@ integ_intake() {
     return
   fi
   INTAKE=standin
-  CALLS="public.standin_interaction calls"
+  CALLS="(SELECT * FROM public.standin_interaction WHERE channel = 'phone') calls"
   MAILS="(SELECT * FROM public.standin_interaction WHERE channel = 'email') mails"
   MAIL_TABLE=public.standin_interaction MAIL_WHERE="channel = 'email'"
   q <<'SQL'
