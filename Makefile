@@ -12,7 +12,8 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" crm.control)
 MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
-              src/normalize.o
+              src/normalize.o \
+              src/intake.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -24,7 +25,8 @@ SQL_RELEASED = src/crm.sql \
               src/party.sql \
               src/catalog.sql \
               src/task.sql
-SQL_NEW     = src/job.sql
+SQL_NEW     = src/job.sql \
+              src/intake.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
