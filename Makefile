@@ -13,6 +13,10 @@ MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
               src/normalize.o \
+              src/intake.o \
+              src/intake_match.o \
+              src/intake_mime.o \
+              src/intake_text.o \
               src/requisites.o \
               src/deal_requisites.o \
               src/deal.o
@@ -28,6 +32,7 @@ SQL_RELEASED = src/crm.sql \
               src/catalog.sql \
               src/task.sql
 SQL_NEW     = src/job.sql \
+              src/intake.sql \
               src/deal.sql \
               src/document.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
@@ -49,6 +54,12 @@ PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
 SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# GMime 3 (and glib) for the intake's MIME parsing, dynamically: they export
+# no symbol the server also exports (test/integration/intake_symbols.sh).
+# Their headers are system headers, so that -Werror judges only our code.
+GMIME_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags gmime-3.0))
+PG_CPPFLAGS += $(GMIME_CFLAGS)
+SHLIB_LINK  += $(shell pkg-config --libs gmime-3.0)
 
 # pg_regress scripts: every sql/*.sql, each with expected/<name>.out; each
 # script leaves the database as it found it (run by test/run.sh)

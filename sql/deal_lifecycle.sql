@@ -64,6 +64,10 @@ LANGUAGE sql AS $$
   INSERT INTO crm.contact (id, counterparty_id, full_name) VALUES (p_id, p_id, 'Контакт ' || p_name);
   INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
   VALUES (p_id, p_id, 'email', 'buyer' || p_id || '@example.com');
+  -- a lead's inquiry was qualified as genuine by its manager (intake, R9)
+  INSERT INTO crm.inquiry (channel, source, status, counterparty_id, department_id, responsible_id, genuine)
+  SELECT 'phone', 'regress', 'qualified', p_id, d.id, p_resp, true FROM crm.department d
+   WHERE d.code = p_dep AND p_kind = 'lead';
   SELECT p_id
 $$;
 SELECT pg_temp.party(7200001, 'lead', 'Водоканал', 'alto', :mgr) AS lead1,
