@@ -12,7 +12,11 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" crm.control)
 MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
-              src/normalize.o
+              src/normalize.o \
+              src/gs1.o \
+              src/barcode.o \
+              src/allocate.o \
+              src/order.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -24,7 +28,10 @@ SQL_RELEASED = src/crm.sql \
               src/party.sql \
               src/catalog.sql \
               src/task.sql
-SQL_NEW     = src/job.sql
+SQL_NEW     = src/job.sql \
+              src/barcode.sql \
+              src/stock.sql \
+              src/fulfilment.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
