@@ -200,14 +200,18 @@ FormatHri(const Gs1Message *msg)
 Datum
 parse_gs1(PG_FUNCTION_ARGS)
 {
-	text	   *code = PG_GETARG_TEXT_PP(0);
+	text	   *code;
 	bool		strict = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
-	Gs1Message *msg = palloc(sizeof(Gs1Message));
+	Gs1Message *msg;
 	TupleDesc	tupdesc;
 	Datum		values[15];
 	bool		nulls[15] = {0};
 	int			year = CurrentYear();
 
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	code = PG_GETARG_TEXT_PP(0);
+	msg = palloc(sizeof(Gs1Message));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	if (tupdesc->natts != lengthof(values))
@@ -236,13 +240,14 @@ Datum
 gs1_elements(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *code = PG_GETARG_TEXT_PP(0);
 	bool		strict = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 	Gs1Message *msg = palloc(sizeof(Gs1Message));
 	int			i;
 
-	ParseOrReport(code, strict, msg);
 	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	ParseOrReport(PG_GETARG_TEXT_PP(0), strict, msg);
 	for (i = 0; i < msg->nelements; i++)
 	{
 		const Gs1Element *e = &msg->elements[i];

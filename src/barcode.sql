@@ -38,7 +38,8 @@ CREATE FUNCTION crm.gs1_hri(code text) RETURNS text
 LANGUAGE C STABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'gs1_hri';
 COMMENT ON FUNCTION crm.gs1_hri(text) IS 'R30: a GS1 code in the bracketed human-readable form (01)...(10)...';
 
--- The GTINs of the catalogue carry a right check digit.  A database that
+-- The GTINs of the catalogue carry a right check digit (their format is
+-- product_gtin_format's business).  A database that
 -- already holds a wrong one gets the constraint NOT VALID (new and changed
 -- rows are checked) and a warning naming them, so the upgrade does not fail.
 DO $$
@@ -46,11 +47,13 @@ DECLARE
   bad text;
 BEGIN
   SELECT pg_catalog.string_agg(p.sku || ' ' || p.gtin, ', ') INTO bad
-    FROM crm.product p WHERE NOT crm.barcode_valid(p.gtin);
+    FROM crm.product p WHERE p.gtin ~ '^[0-9]{14}$' AND NOT crm.barcode_valid(p.gtin);
   IF bad IS NULL THEN
-    ALTER TABLE crm.product ADD CONSTRAINT product_gtin_check_digit CHECK (crm.barcode_valid(gtin));
+    ALTER TABLE crm.product ADD CONSTRAINT product_gtin_check_digit
+      CHECK (gtin !~ '^[0-9]{14}$' OR crm.barcode_valid(gtin));
   ELSE
-    ALTER TABLE crm.product ADD CONSTRAINT product_gtin_check_digit CHECK (crm.barcode_valid(gtin)) NOT VALID;
+    ALTER TABLE crm.product ADD CONSTRAINT product_gtin_check_digit
+      CHECK (gtin !~ '^[0-9]{14}$' OR crm.barcode_valid(gtin)) NOT VALID;
     RAISE WARNING 'products with a wrong GTIN check digit: %', bad
       USING HINT = 'Correct them, then ALTER TABLE crm.product VALIDATE CONSTRAINT product_gtin_check_digit.';
   END IF;

@@ -423,15 +423,15 @@ CheckLines(ArrayType *products, ArrayType *quantities, ArrayType *prices)
 
 		if (qnull[i])
 			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							errmsg("order line %d has no quantity", i + 1)));
+							errmsg("line %d of the order has no quantity", i + 1)));
 		v = DatumGetNumeric(q[i]);
 		if (!NumericIsPositive(v) || numeric_is_inf(v))
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("quantity of order line %d must be positive, not %s", i + 1, NumericText(v))));
+							errmsg("quantity of line %d must be positive, not %s", i + 1, NumericText(v))));
 		if (!DatumGetBool(DirectFunctionCall2(numeric_eq, q[i],
 											  DirectFunctionCall2(numeric_round, q[i], Int32GetDatum(3)))))
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("quantity of order line %d has more than 3 decimals: %s", i + 1, NumericText(v))));
+							errmsg("quantity of line %d has more than 3 decimals: %s", i + 1, NumericText(v))));
 	}
 	if (prices != NULL && ARR_NDIM(prices) == 1)
 	{
@@ -440,7 +440,7 @@ CheckLines(ArrayType *products, ArrayType *quantities, ArrayType *prices)
 			if (!qnull[i] && (numeric_is_nan(DatumGetNumeric(q[i])) ||
 							  NumericGreater(NumericZero(), DatumGetNumeric(q[i]))))
 				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								errmsg("price of order line %d must not be negative, not %s", i + 1,
+								errmsg("price of line %d must not be negative, not %s", i + 1,
 									   NumericText(DatumGetNumeric(q[i])))));
 	}
 	return n;
@@ -460,9 +460,9 @@ ReportBadProduct(Datum products)
 	product = DatumGetInt64(Col(0, 2, &isnull));
 	if (!DatumGetBool(Col(0, 3, &isnull)))
 		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-						errmsg("product %lld of order line %d does not exist", (long long) product, ord)));
+						errmsg("product %lld of line %d does not exist", (long long) product, ord)));
 	ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					errmsg("product %s of order line %d is not active",
+					errmsg("product %s of line %d is not active",
 						   TextDatumGetCString(Col(0, 4, &isnull)), ord),
 					errdetail("Inactive products cannot be ordered.")));
 }

@@ -88,10 +88,10 @@ CREATE TABLE crm.lot (
   alloc_key         date GENERATED ALWAYS AS (
                       COALESCE(CASE expiry_precision WHEN 'month' THEN (expiry + interval '1 month')::date - 1
                                                      ELSE expiry END, 'infinity'::date)) STORED,
-  on_hand           numeric(15, 3) NOT NULL CONSTRAINT lot_on_hand_not_negative CHECK (on_hand >= 0),
+  on_hand           numeric(15, 3) NOT NULL CONSTRAINT lot_on_hand_not_negative CHECK (on_hand >= 0 AND on_hand <> 'NaN'),
   reserved          numeric(15, 3) NOT NULL DEFAULT 0,
   source            text NOT NULL CHECK (source IN ('receipt', 'supplier', 'production', 'import', 'return')),
-  CONSTRAINT lot_reserved_within_on_hand CHECK (reserved >= 0 AND reserved <= on_hand),
+  CONSTRAINT lot_reserved_within_on_hand CHECK (reserved >= 0 AND reserved <= on_hand AND reserved <> 'NaN'),
   CONSTRAINT lot_expiry_has_precision CHECK ((expiry IS NULL) = (expiry_precision IS NULL)),
   CONSTRAINT lot_month_expiry_is_month CHECK (expiry_precision IS DISTINCT FROM 'month' OR extract(day FROM expiry) = 1),
   CONSTRAINT lot_number_key UNIQUE (product_id, warehouse_id, lot_number)
@@ -120,7 +120,7 @@ CREATE TABLE crm.stock_move (
   lot_id        bigint NOT NULL REFERENCES crm.lot (id),
   kind          text NOT NULL CHECK (kind IN ('receipt', 'supplier', 'production', 'import', 'return',
                                               'shipment', 'write_off')),
-  quantity      numeric(15, 3) NOT NULL CHECK (quantity <> 0),
+  quantity      numeric(15, 3) NOT NULL CHECK (quantity <> 0 AND quantity <> 'NaN'),
   serial        text,
   scanned_code  text,
   document_id   bigint,
@@ -165,7 +165,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'product % does not exist', product USING ERRCODE = 'foreign_key_violation';
   END IF;
-  IF quantity <= 0 THEN
+  IF quantity <= 0 OR quantity = 'NaN' THEN
     RAISE EXCEPTION 'quantity must be positive, not %', quantity USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF quantity <> round(quantity, 3) THEN
@@ -184,7 +184,7 @@ BEGIN
       RAISE EXCEPTION 'expiry precision is day or month, not "%"', prec USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF prec = 'month' AND extract(day FROM expiry) <> 1 THEN
-      RAISE EXCEPTION 'a month-only expiry is given as the first day of its month, not %', expiry
+      RAISE EXCEPTION 'a month-only expiry is given as the first day of its month, not %', pg_catalog.to_char(expiry, 'YYYY-MM-DD')
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'A month-only expiry has no day: pass date_trunc(''month'', ...).';
     END IF;
