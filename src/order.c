@@ -44,6 +44,7 @@
 #include "fulfilment.h"
 
 PG_FUNCTION_INFO_V1(place_order);
+PG_FUNCTION_INFO_V1(create_customer_order);
 PG_FUNCTION_INFO_V1(split_order);
 
 /* most lines in one order */
@@ -77,6 +78,11 @@ typedef enum
 {
 	Q_VISIBLE_CUSTOMER,
 	Q_VISIBLE_ORDER,
+	Q_VISIBLE_DEAL,
+	Q_LOCK_DEAL,
+	Q_DEAL_ORDER,
+	Q_DEAL_LINES,
+	Q_DEFAULT_WAREHOUSE,
 	Q_INSERT_ORDER,
 	Q_WAREHOUSE,
 	Q_INSERT_LINES,
@@ -94,12 +100,25 @@ typedef struct SplitQuery
 {
 	const char *sql;
 	int			nargs;
-	Oid			types[6];
+	Oid			types[7];
 } SplitQuery;
 
 static const SplitQuery queries[N_QUERIES] = {
 	[Q_VISIBLE_CUSTOMER] = {"SELECT 1 FROM crm.counterparty WHERE id = $1", 1, {INT8OID}},
 	[Q_VISIBLE_ORDER] = {"SELECT 1 FROM crm.customer_order WHERE id = $1", 1, {INT8OID}},
+	[Q_VISIBLE_DEAL] = {"SELECT 1 FROM crm.deal WHERE id = $1", 1, {INT8OID}},
+	[Q_LOCK_DEAL] = {
+		"SELECT counterparty_id, agreed_at IS NOT NULL, stage FROM crm.deal WHERE id = $1"
+		" FOR NO KEY UPDATE", 1, {INT8OID}},
+	[Q_DEAL_ORDER] = {
+		"SELECT id FROM crm.customer_order WHERE deal_id = $1 AND status <> 'cancelled'", 1, {INT8OID}},
+	[Q_DEAL_LINES] = {
+		"SELECT count(*)::int4, array_agg(product_id ORDER BY id), array_agg(quantity::numeric ORDER BY id),"
+		"       array_agg(unit_price::numeric ORDER BY id), array_agg(id ORDER BY id)"
+		"  FROM crm.deal_line WHERE deal_id = $1", 1, {INT8OID}},
+	[Q_DEFAULT_WAREHOUSE] = {
+		"SELECT id FROM crm.warehouse WHERE active AND (code = $1 OR $1 = '') ORDER BY id LIMIT 1",
+		1, {TEXTOID}},
 	[Q_INSERT_ORDER] = {
 		"INSERT INTO crm.customer_order (counterparty_id, warehouse_id, deal_id, note)"
 		" SELECT $1, w.id, $3, $4 FROM crm.warehouse w WHERE w.id = $2 AND w.active"
@@ -111,12 +130,12 @@ static const SplitQuery queries[N_QUERIES] = {
 		"  SELECT $1, u.ord, p.id, u.qty, u.price, u.deal_line"
 		"    FROM unnest($2::int8[], $3::numeric[], $4::numeric[], $5::int8[])"
 		"         WITH ORDINALITY AS u(product, qty, price, deal_line, ord)"
-		"    JOIN crm.product p ON p.id = u.product AND p.active"
+		"    JOIN crm.product p ON p.id = u.product AND (p.active OR $7)"
 		"  RETURNING *)"
 		" SELECT " LINE_WORK_COLUMNS("$6")
 		"   FROM l JOIN crm.product p ON p.id = l.product_id"
 		"  ORDER BY l.product_id, l.id",
-		6, {INT8OID, INT8ARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, INT8ARRAYOID, INT8OID}},
+		7, {INT8OID, INT8ARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, INT8ARRAYOID, INT8OID, BOOLOID}},
 	[Q_BAD_PRODUCT] = {
 		"SELECT u.ord, u.product, p.id IS NOT NULL, p.sku"
 		"  FROM unnest($1::int8[]) WITH ORDINALITY AS u(product, ord)"
@@ -159,6 +178,9 @@ static SPIPlanPtr plans[N_QUERIES];
 /* crm.lot_expiry_alert_days: read by crm.alert_expiring_lots() */
 static int	lot_expiry_alert_days = 30;
 
+/* crm.default_warehouse: code of the warehouse deal orders ship from */
+static char *default_warehouse = NULL;
+
 void
 FulfilmentInit(void)
 {
@@ -167,6 +189,11 @@ FulfilmentInit(void)
 							"Read by crm.alert_expiring_lots() when it is called without a horizon.",
 							&lot_expiry_alert_days, 30, 0, 3650, PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("crm.default_warehouse",
+							   "Code of the warehouse that reserves and ships the orders made from deals.",
+							   "Empty: the active warehouse with the lowest id.",
+							   &default_warehouse, "", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
 }
 
 /* Runs a kept plan; returns SPI_processed. */
@@ -490,22 +517,13 @@ PlaceOrder(int64 customer, int32 warehouse, Datum products, Datum quantities,
 		   Datum prices, bool prices_null, Datum deal_lines, bool deal_lines_null,
 		   Datum deal, bool deal_null, Datum note, bool note_null, int nlines)
 {
-	Identity	saved;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	int64		order_id;
 	uint64		n;
 	SplitLine  *lines;
 
-	/* as the caller: may they order for this customer? */
-	values[0] = Int64GetDatum(customer);
-	if (Run(Q_VISIBLE_CUSTOMER, values, NULL, true) == 0)
-		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-						errmsg("customer %lld does not exist", (long long) customer),
-						errdetail("Or it is not among the counterparties you work with.")));
-
-	BecomeOwner(&saved);
 	values[0] = Int64GetDatum(customer);
 	values[1] = Int32GetDatum(warehouse);
 	values[2] = deal;
@@ -524,13 +542,14 @@ PlaceOrder(int64 customer, int32 warehouse, Datum products, Datum quantities,
 	values[4] = deal_lines;
 	nulls[4] = deal_lines_null ? 'n' : ' ';
 	values[5] = Int64GetDatum(customer);
+	/* an agreed deal's line whose product was deactivated since gets an exception */
+	values[6] = BoolGetDatum(!deal_null);
 	nulls[2] = nulls[1] = nulls[0] = nulls[5] = ' ';
 	n = Run(Q_INSERT_LINES, values, nulls, false);
 	if (n != (uint64) nlines)
 		ReportBadProduct(products);
 	lines = ReadLines(n);
 	SplitLines(lines, n, warehouse);
-	RestoreIdentity(&saved);
 	return order_id;
 }
 
@@ -551,6 +570,8 @@ place_order(PG_FUNCTION_ARGS)
 	ArrayType  *prices = NULL;
 	int			nlines;
 	int64		order_id;
+	Identity	saved;
+	Datum		values[1];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -563,12 +584,111 @@ place_order(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* as the caller: may they order for this customer? */
+	values[0] = PG_GETARG_DATUM(0);
+	if (Run(Q_VISIBLE_CUSTOMER, values, NULL, true) == 0)
+		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						errmsg("customer %lld does not exist", (long long) PG_GETARG_INT64(0)),
+						errdetail("Or it is not among the counterparties you work with.")));
+	BecomeOwner(&saved);
 	order_id = PlaceOrder(PG_GETARG_INT64(0), PG_GETARG_INT32(1),
 						  PointerGetDatum(products), PointerGetDatum(quantities),
 						  PointerGetDatum(prices), prices == NULL || ARR_NDIM(prices) == 0,
 						  (Datum) 0, true, (Datum) 0, true,
 						  PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5), PG_ARGISNULL(5),
 						  nlines);
+	RestoreIdentity(&saved);
+	SPI_finish();
+	PG_RETURN_INT64(order_id);
+}
+
+/*
+ * crm.create_customer_order(deal bigint, warehouse integer DEFAULT NULL)
+ * RETURNS bigint
+ *
+ * R15: the customer order of a deal, made from its agreed lines and split at
+ * once (R16).  The caller must see the deal.  Idempotent: a deal has one
+ * order (not counting cancelled ones), and a second call returns it.  A line
+ * whose product was deactivated after the agreement gets an exception, the
+ * others go on.  warehouse NULL: crm.default_warehouse, else the active
+ * warehouse with the lowest id.
+ */
+Datum
+create_customer_order(PG_FUNCTION_ARGS)
+{
+	int64		deal = PG_GETARG_INT64(0);
+	Identity	saved;
+	Datum		values[1];
+	bool		isnull;
+	int64		customer;
+	int32		warehouse;
+	int32		nlines;
+	int64		order_id;
+	char	   *stage;
+	Datum		products,
+				quantities,
+				prices,
+				deal_lines;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(deal);
+	if (Run(Q_VISIBLE_DEAL, values, NULL, true) == 0)
+		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						errmsg("deal %lld does not exist", (long long) deal),
+						errdetail("Or it is not among the deals you work with.")));
+	BecomeOwner(&saved);
+	/* one order per deal: concurrent calls for a deal wait for each other */
+	if (Run(Q_LOCK_DEAL, values, NULL, false) != 1)
+		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						errmsg("deal %lld does not exist", (long long) deal)));
+	customer = DatumGetInt64(Col(0, 1, &isnull));
+	stage = TextDatumGetCString(Col(0, 3, &isnull));
+	if (!DatumGetBool(Col(0, 2, &isnull)))
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("deal %lld is not agreed yet", (long long) deal),
+						errdetail("The customer order is made from the agreed lines of a deal (R15)."),
+						errhint("The client agrees by accepting the proposal, or by an invoice or contract issued directly.")));
+	if (strcmp(stage, "closed") == 0 || strcmp(stage, "not_suitable") == 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("deal %lld is %s", (long long) deal, stage)));
+	if (Run(Q_DEAL_ORDER, values, NULL, false) > 0)
+	{
+		order_id = DatumGetInt64(Col(0, 1, &isnull));
+		RestoreIdentity(&saved);
+		SPI_finish();
+		PG_RETURN_INT64(order_id);
+	}
+
+	if (!PG_ARGISNULL(1))
+		warehouse = PG_GETARG_INT32(1);
+	else
+	{
+		Datum		code = CStringGetTextDatum(default_warehouse ? default_warehouse : "");
+
+		if (Run(Q_DEFAULT_WAREHOUSE, &code, NULL, true) == 0)
+			ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							errmsg("no active warehouse%s%s%s to ship deal %lld from",
+								   default_warehouse && *default_warehouse ? " \"" : "",
+								   default_warehouse ? default_warehouse : "",
+								   default_warehouse && *default_warehouse ? "\"" : "", (long long) deal),
+							errhint("Pass the warehouse, or set crm.default_warehouse to the code of an active one.")));
+		warehouse = DatumGetInt32(Col(0, 1, &isnull));
+	}
+
+	Run(Q_DEAL_LINES, values, NULL, false);
+	nlines = DatumGetInt32(Col(0, 1, &isnull));
+	if (nlines == 0)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("deal %lld has no lines", (long long) deal)));
+	products = SPI_datumTransfer(Col(0, 2, &isnull), false, -1);
+	quantities = SPI_datumTransfer(Col(0, 3, &isnull), false, -1);
+	prices = SPI_datumTransfer(Col(0, 4, &isnull), false, -1);
+	deal_lines = SPI_datumTransfer(Col(0, 5, &isnull), false, -1);
+
+	order_id = PlaceOrder(customer, warehouse, products, quantities, prices, false,
+						  deal_lines, false, Int64GetDatum(deal), false, (Datum) 0, true, nlines);
+	RestoreIdentity(&saved);
 	SPI_finish();
 	PG_RETURN_INT64(order_id);
 }
