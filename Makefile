@@ -16,7 +16,14 @@ OBJS        = src/crm.o \
               src/intake.o \
               src/intake_match.o \
               src/intake_mime.o \
-              src/intake_text.o
+              src/intake_text.o \
+              src/requisites.o \
+              src/deal_requisites.o \
+              src/deal.o \
+              src/gs1.o \
+              src/barcode.o \
+              src/allocate.o \
+              src/order.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -29,7 +36,12 @@ SQL_RELEASED = src/crm.sql \
               src/catalog.sql \
               src/task.sql
 SQL_NEW     = src/job.sql \
-              src/intake.sql
+              src/intake.sql \
+              src/deal.sql \
+              src/document.sql \
+              src/barcode.sql \
+              src/stock.sql \
+              src/fulfilment.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
