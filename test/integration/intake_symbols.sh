@@ -6,6 +6,7 @@
 # one of the server's.  This checks every library crm.so needs besides libc,
 # and proves the check works by finding jansson's clash.
 set -euo pipefail
+export LC_ALL=C
 top=${CRM_TEST_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bindir=${CRM_TEST_BINDIR:-/usr/lib/postgresql/15/bin}
 cd "$top"
