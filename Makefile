@@ -15,7 +15,9 @@ OBJS        = src/crm.o \
               src/normalize.o \
               src/requisites.o \
               src/deal_requisites.o \
-              src/deal.o
+              src/deal.o \
+              src/deal_words.o \
+              src/deal_print.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -29,7 +31,8 @@ SQL_RELEASED = src/crm.sql \
               src/task.sql
 SQL_NEW     = src/job.sql \
               src/deal.sql \
-              src/document.sql
+              src/document.sql \
+              src/deal_print.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
@@ -48,7 +51,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
-SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+SHLIB_LINK  = -lcurl -lhpdf -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
 
 # pg_regress scripts: every sql/*.sql, each with expected/<name>.out; each
 # script leaves the database as it found it (run by test/run.sh)

@@ -16,5 +16,6 @@ void
 _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
+	DealPrintInit();
 	MarkGUCPrefixReserved("crm");
 }

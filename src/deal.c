@@ -142,6 +142,7 @@ static SPIPlanPtr checks_plan = NULL;
 static SPIPlanPtr history_plan = NULL;
 static SPIPlanPtr task_plan = NULL;
 static SPIPlanPtr reassign_plan = NULL;
+static SPIPlanPtr role_plan = NULL;
 
 static SPIPlanPtr
 KeepPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
@@ -206,6 +207,25 @@ AutoTask(int64 deal, const char *kind, const char *note)
 	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "creating the task failed: %s", SPI_result_code_string(rc));
+}
+
+/* the login role of an employee, as the history names people */
+static char *
+EmployeeRole(int32 employee)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	plan = KeepPlan(&role_plan, "SELECT role_name::text FROM crm.employee WHERE id = $1", 1, types);
+	values[0] = Int32GetDatum(employee);
+	rc = SPI_execute_plan(plan, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading employee %d failed: %s", employee, SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return psprintf("%d", employee);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
 /* The deal changes hands: its open tasks follow it, the new manager is told. */
@@ -558,11 +578,9 @@ deal_transition(PG_FUNCTION_ARGS)
 		}
 		if (old_mgr != new_mgr)
 		{
-			char		f[16],
-						t[16];
+			char	   *f = EmployeeRole(old_mgr);
+			char	   *t = EmployeeRole(new_mgr);
 
-			snprintf(f, sizeof f, "%d", old_mgr);
-			snprintf(t, sizeof t, "%d", new_mgr);
 			WriteHistory(id, "manager", f, t, reason_given ? new_reason : NULL, who);
 			Reassign(id, old_mgr, new_mgr);
 		}
