@@ -263,10 +263,7 @@ SELECT n.kind, n.message FROM crm.notification n JOIN crm.employee e ON e.id = n
 
 -- ============ what was kept ============
 -- R12: every change: who, from, to, why
-SELECT d.title, h.field,
-       CASE h.field WHEN 'manager' THEN (SELECT e2.role_name FROM crm.employee e2 WHERE e2.id::text = h.from_value) ELSE h.from_value END AS from_value,
-       CASE h.field WHEN 'manager' THEN (SELECT e2.role_name FROM crm.employee e2 WHERE e2.id::text = h.to_value) ELSE h.to_value END AS to_value,
-       h.reason,
+SELECT d.title, h.field, h.from_value, h.to_value, h.reason,
        coalesce(e.role_name, CASE WHEN h.changed_by_role = current_user THEN '(superuser)' END) AS who
   FROM crm.deal_history h JOIN crm.deal d ON d.id = h.deal_id LEFT JOIN crm.employee e ON e.id = h.changed_by
  WHERE h.deal_id IN (:d1, :d2, :d3) ORDER BY h.id;
