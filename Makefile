@@ -32,7 +32,8 @@ SQL_RELEASED = src/crm.sql \
 SQL_NEW     = src/job.sql \
               src/deal.sql \
               src/document.sql \
-              src/deal_print.sql
+              src/deal_print.sql \
+              src/deal_control.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and

@@ -322,6 +322,20 @@ LANGUAGE sql STABLE AS $$
   SELECT e.id FROM crm.employee e WHERE e.role_name = crm.outer_role() AND e.active
 $$;
 
+-- Runs first, with the rights of whoever inserts: a counterparty they cannot
+-- see is refused before the definer trigger reads anything about it.
+CREATE FUNCTION crm.deal_authorize() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM crm.counterparty c WHERE c.id = NEW.counterparty_id) THEN
+    RAISE EXCEPTION 'counterparty % does not exist or is not yours', NEW.counterparty_id
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER deal_0_authorize BEFORE INSERT ON crm.deal
+  FOR EACH ROW EXECUTE FUNCTION crm.deal_authorize();
 CREATE TRIGGER deal_before_insert BEFORE INSERT ON crm.deal
   FOR EACH ROW EXECUTE FUNCTION crm.deal_before_insert();
 CREATE TRIGGER deal_after_insert AFTER INSERT ON crm.deal
@@ -331,8 +345,10 @@ CREATE TRIGGER deal_transition BEFORE UPDATE ON crm.deal
 
 -- Lines change only while the deal is open and not yet agreed (then they are
 -- the agreed lines, frozen); the price defaults to the list price.
+-- It runs with the rights of whoever changes the line, so a deal they cannot
+-- see is refused before anything about it is read.
 CREATE FUNCTION crm.deal_line_guard() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d record;
   deal bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.deal_id ELSE NEW.deal_id END;
@@ -345,7 +361,7 @@ BEGIN
     FROM crm.deal dl JOIN crm.deal_stage s ON s.code = dl.stage WHERE dl.id = deal FOR SHARE OF dl;
   IF NOT FOUND THEN
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;  -- the deal itself is being deleted
-    RAISE EXCEPTION 'deal % does not exist', deal USING ERRCODE = 'foreign_key_violation';
+    RAISE EXCEPTION 'deal % does not exist or is not yours', deal USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF NOT d.is_open THEN
     RAISE EXCEPTION 'deal % is %: its lines cannot change', deal, d.stage
@@ -565,6 +581,18 @@ DECLARE
   d crm.deal;
 BEGIN
   SELECT * INTO d FROM crm.deal WHERE id = deal_reassigned.deal;
+  -- the deal stays in its department: its new manager works there (or in
+  -- the same sales department, as Testing belongs to Alto)
+  IF NOT EXISTS (
+       SELECT FROM crm.employee e
+         JOIN crm.department ed ON ed.id = e.department_id
+         JOIN crm.department dd ON dd.id = d.department_id
+        WHERE e.id = to_manager AND e.active AND e.position IN ('manager', 'head')
+          AND coalesce(ed.parent_id, ed.id) = coalesce(dd.parent_id, dd.id)) THEN
+    RAISE EXCEPTION 'employee % cannot take over deal %', to_manager, d.id
+      USING ERRCODE = 'check_violation',
+            DETAIL = 'A deal is handed to an active manager or head of its own sales department.';
+  END IF;
   UPDATE crm.task t SET assignee_id = to_manager
    WHERE t.deal_id = d.id AND t.assignee_id = from_manager AND t.done_at IS NULL
      AND t.kind <> 'deal_quality_check';
@@ -620,7 +648,7 @@ GRANT INSERT (deal_id, product_id, quantity, unit_price, vat_rate, delivery_term
       UPDATE (product_id, quantity, unit_price, vat_rate, delivery_terms), DELETE
   ON crm.deal_line TO crm_admin, crm_head, crm_manager;
 
-REVOKE ALL ON FUNCTION crm.deal_before_insert(), crm.deal_after_insert(), crm.deal_line_guard(),
+REVOKE ALL ON FUNCTION crm.deal_before_insert(), crm.deal_after_insert(), crm.deal_line_guard(), crm.deal_authorize(),
   crm.deal_stage_check_valid() FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm.create_deal(bigint, text, bigint, text, text, text, text, text, text, text, text, text, text, text, text, text, text, text),
   crm.add_deal_line(bigint, bigint, numeric, numeric, numeric, text),

@@ -460,6 +460,28 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm.deal_won(bigint) FROM PUBLIC;
 
+-- These run first, with the rights of whoever inserts: what they may not see
+-- or issue is refused before the definer triggers read anything about it
+-- (row-level security's own check comes only after the BEFORE triggers).
+CREATE FUNCTION crm.document_authorize() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM crm.deal d WHERE d.id = NEW.deal_id) THEN
+    RAISE EXCEPTION 'deal % does not exist or is not yours', NEW.deal_id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- the warehouse issues the shipping documents only (as policy document_shipping says)
+  IF NOT (pg_has_role('crm_admin', 'MEMBER') OR pg_has_role('crm_head', 'MEMBER')
+          OR pg_has_role('crm_manager', 'MEMBER')
+          OR EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND r.rolsuper))
+     AND NEW.kind NOT IN ('consignment_note', 'vat_invoice', 'waybill') THEN
+    RAISE EXCEPTION 'you may not issue a %', NEW.kind USING ERRCODE = 'insufficient_privilege',
+      DETAIL = 'The warehouse issues consignment notes, VAT invoices and waybills.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER document_0_authorize BEFORE INSERT ON crm.document
+  FOR EACH ROW EXECUTE FUNCTION crm.document_authorize();
 CREATE TRIGGER document_before_insert BEFORE INSERT ON crm.document
   FOR EACH ROW EXECUTE FUNCTION crm.document_before_insert();
 CREATE TRIGGER document_after_insert AFTER INSERT ON crm.document
@@ -575,6 +597,18 @@ BEGIN
   RETURN NULL;
 END
 $$;
+CREATE FUNCTION crm.payment_authorize() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM crm.document d WHERE d.id = NEW.invoice_id) THEN
+    RAISE EXCEPTION 'document % does not exist or is not yours', NEW.invoice_id
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER payment_0_authorize BEFORE INSERT ON crm.payment
+  FOR EACH ROW EXECUTE FUNCTION crm.payment_authorize();
 CREATE TRIGGER payment_before_insert BEFORE INSERT ON crm.payment
   FOR EACH ROW EXECUTE FUNCTION crm.payment_before_insert();
 CREATE TRIGGER payment_after_insert AFTER INSERT ON crm.payment
@@ -750,7 +784,8 @@ GRANT INSERT (invoice_id, amount, paid_on, reference) ON crm.payment
 GRANT SELECT ON crm.deal_amounts, crm.settlement TO crm_admin, crm_head, crm_manager, crm_integration, crm_reader;
 
 REVOKE ALL ON FUNCTION crm.document_before_insert(), crm.document_after_insert(), crm.document_before_update(),
-  crm.document_after_update(), crm.payment_before_insert(), crm.payment_after_insert() FROM PUBLIC;
+  crm.document_after_update(), crm.payment_before_insert(), crm.payment_after_insert(),
+  crm.document_authorize(), crm.payment_authorize() FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm.create_document(bigint, text, date, jsonb, numeric, date, text, text, text),
   crm.set_document_status(bigint, text, text), crm.accept_document(bigint, text), crm.reject_document(bigint, text),
   crm.cancel_document(bigint, text), crm.record_payment(bigint, numeric, date, text),
