@@ -89,7 +89,7 @@ BEGIN
   IF NOT EXISTS (SELECT FROM crm.employee e WHERE e.id = assignee AND e.active) THEN
     RAISE EXCEPTION 'employee % does not exist or has left', assignee USING ERRCODE = 'foreign_key_violation';
   END IF;
-  IF NOT crm.may_direct(assignee) AND t.creator_id IS DISTINCT FROM me THEN
+  IF NOT crm.may_direct(assignee) THEN
     RAISE EXCEPTION 'you cannot give work to employee %', assignee
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'A head hands tasks over within their departments.';
