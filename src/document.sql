@@ -666,17 +666,24 @@ COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: shipped 
 
 -- ---- the deal-owned stage checks (R12, R20, R21) ----
 
+-- (PL/pgSQL: their plans are cached across transactions, and they run on
+-- every move)
 CREATE FUNCTION crm.deal_check_agreed(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE WHEN d.agreed_at IS NULL THEN
     'The client has not agreed yet: no accepted proposal, and no contract or invoice issued (R13).' END
-    FROM crm.deal d WHERE d.id = deal
+    FROM crm.deal d WHERE d.id = deal);
+END
 $$;
 
 -- R20: equipment that needs a certificate has a valid one.  Also usable by
 -- fulfilment before shipping.
 CREATE FUNCTION crm.deal_check_certificate(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   WITH needs AS (
     SELECT DISTINCT t.name FROM crm.equipment_type t
      WHERE t.certification_required
@@ -692,11 +699,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM needs n
   HAVING count(*) > 0
      AND NOT EXISTS (SELECT FROM crm.document c WHERE c.deal_id = deal AND c.kind = 'certificate'
-                        AND crm.document_is_live(c.status) AND c.valid_until >= CURRENT_DATE)
+                        AND crm.document_is_live(c.status) AND c.valid_until >= CURRENT_DATE));
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_service_settled(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE
     WHEN d.service_decision IS NULL THEN
       'The service question is not settled: record the client''s answer to the service offer (R21).'
@@ -704,18 +714,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            SELECT FROM crm.document c WHERE c.deal_id = d.id AND c.kind = 'service_contract' AND c.status = 'accepted') THEN
       'The client accepted service but the service contract is not signed (R21).'
     END
-    FROM crm.deal d WHERE d.id = deal
+    FROM crm.deal d WHERE d.id = deal);
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_paid(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE WHEN a.paid < a.total_amount THEN
     format('Payment is not complete: %s of %s received.', a.paid, a.total_amount) END
-    FROM crm.deal_amounts a WHERE a.deal_id = deal
+    FROM crm.deal_amounts a WHERE a.deal_id = deal);
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_documents(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   WITH lack AS (
     SELECT k.code, k.title, k.partial FROM crm.document_kind k
      WHERE k.required_for_closing
@@ -727,7 +743,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 string_agg(lower(l.title) || CASE WHEN EXISTS (
                   SELECT FROM crm.document c WHERE c.deal_id = deal AND c.kind = l.code AND crm.document_is_live(c.status))
                   THEN ' (not for every line)' ELSE '' END, ', ' ORDER BY l.code))
-    FROM lack l HAVING count(*) > 0
+    FROM lack l HAVING count(*) > 0);
+END
 $$;
 
 INSERT INTO crm.deal_stage_check (to_stage, check_fn, description, builtin) VALUES
