@@ -230,12 +230,15 @@ SELECT crm.record_service_decision(:d2, true, 'согласны на ТО раз
 SELECT crm.record_service_decision(:d2, false);
 SELECT crm.record_service_decision(:d2, true);
 SELECT pg_temp.try(format($$UPDATE crm.deal SET service_decision = NULL WHERE id = %s$$, :d2));
-SELECT t.kind, t.title, t.assignee_id = :mgr AS to_manager FROM crm.task t WHERE t.deal_id = :d2 ORDER BY t.id;
+SELECT t.kind, t.title, t.assignee_id = :mgr AS to_manager, t.done_at IS NOT NULL AS done, t.outcome
+  FROM crm.task t WHERE t.deal_id = :d2 ORDER BY t.id;
 SELECT pg_temp.try(format($$SELECT crm.create_document(%s, 'service_contract')$$, :d2));
 SELECT crm.create_document(:d2, 'service_contract', amount => 120000) AS so2 \gset
 SELECT pg_temp.num(number), net_amount, vat_amount, total_amount FROM crm.document WHERE id = :so2;
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'closed')$$, :d2));
 SELECT crm.accept_document(:so2);
+-- signing the service contract is what its task asked for
+SELECT t.kind, t.done_at IS NOT NULL AS done, pg_temp.num(t.outcome) AS outcome FROM crm.task t WHERE t.deal_id = :d2 AND t.kind = 'service_contract';
 SELECT crm.record_payment(:inv2, 2880000) > 0 AS paid;
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'closed')$$, :d2));
 SELECT crm.create_document(:d2, 'vat_invoice') > 0 AS vat_invoice;

@@ -149,6 +149,7 @@ static SPIPlanPtr history_plan = NULL;
 static SPIPlanPtr task_plan = NULL;
 static SPIPlanPtr reassign_plan = NULL;
 static SPIPlanPtr role_plan = NULL;
+static SPIPlanPtr done_plan = NULL;
 
 static SPIPlanPtr
 KeepPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
@@ -213,6 +214,24 @@ AutoTask(int64 deal, const char *kind, const char *note)
 	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "creating the task failed: %s", SPI_result_code_string(rc));
+}
+
+/* An automatic task whose purpose is fulfilled: crm.deal_auto_task_done. */
+static void
+AutoTaskDone(int64 deal, const char *kind, const char *outcome)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	plan = KeepPlan(&done_plan, "SELECT crm.deal_auto_task_done($1, $2, $3)", 3, types);
+	values[0] = Int64GetDatum(deal);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = CStringGetTextDatum(outcome);
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "completing the task failed: %s", SPI_result_code_string(rc));
 }
 
 /* the login role of an employee, as the history names people */
@@ -682,8 +701,12 @@ deal_transition(PG_FUNCTION_ARGS)
 		if (sd_changed)
 		{
 			WriteHistory(id, "service_decision", old_sd, new_sd, reason_given ? new_reason : NULL, who);
+			/* the offer is answered */
+			AutoTaskDone(id, "offer_service", strcmp(new_sd, "accepted") == 0 ? "согласие на сервис" : "отказ от сервиса");
 			if (strcmp(new_sd, "accepted") == 0)
 				AutoTask(id, "service_contract", NULL);
+			else
+				AutoTaskDone(id, "service_contract", "отказ от сервиса");
 		}
 		if (old_mgr != new_mgr)
 		{

@@ -247,6 +247,7 @@ DECLARE
   c crm.counterparty;
   req record;
   qualified boolean;
+  several text;
 BEGIN
   IF crm.restoring() THEN RETURN NEW; END IF;
   SELECT * INTO c FROM crm.counterparty WHERE id = NEW.counterparty_id;
@@ -275,12 +276,22 @@ BEGIN
   NEW.manager_id := coalesce(NEW.manager_id, c.responsible_id);
   IF NEW.contact_id IS NULL THEN
     -- the counterparty's only contact that can be reached
-    SELECT min(ct.id) INTO NEW.contact_id FROM crm.contact ct
+    SELECT min(ct.id), string_agg(format('%s (%s)', coalesce(ct.full_name, 'без имени'), ct.id), ', ' ORDER BY ct.id)
+      INTO NEW.contact_id, several
+      FROM crm.contact ct
      WHERE ct.counterparty_id = c.id
        AND EXISTS (SELECT FROM crm.contact_point cp WHERE cp.contact_id = ct.id)
-    HAVING count(*) = 1;
+    HAVING count(*) >= 1;
+    IF several LIKE '%,%' THEN
+      NEW.contact_id := NULL;
+    ELSE
+      several := NULL;
+    END IF;
   END IF;
   SELECT * INTO req FROM crm.deal_requirements(c.id, NEW.contact_id, NEW.needs);
+  IF several IS NOT NULL THEN
+    req.missing := array_replace(req.missing, 'contact', format('contact (one of %s)', several));
+  END IF;
   IF NEW.department_id IS NOT NULL THEN req.missing := array_remove(req.missing, 'department'); END IF;
   IF NEW.manager_id IS NOT NULL THEN req.missing := array_remove(req.missing, 'responsible_manager'); END IF;
   IF cardinality(req.missing) > 0 THEN
@@ -572,7 +583,10 @@ BEGIN
   INSERT INTO crm.task (kind, title, note, assignee_id, creator_id, counterparty_id, deal_id, due_at, dedup_key)
   VALUES (kind, what, note, assignee, NULL, d.counterparty_id, d.id, now() + due,
           format('deal:%s:%s', d.id, kind))
-  ON CONFLICT (dedup_key) DO NOTHING
+  ON CONFLICT (dedup_key) DO UPDATE
+    -- consent given again after a refusal: the contract task is open again
+    SET done_at = NULL, outcome = NULL, due_at = excluded.due_at
+    WHERE crm.task.kind = 'service_contract' AND crm.task.outcome = 'отказ от сервиса'
   RETURNING id INTO task;
   IF task IS NOT NULL THEN
     PERFORM crm.notify(assignee, 'task', what, jsonb_build_object('task', task, 'deal', d.id), d.counterparty_id);
@@ -581,6 +595,16 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION crm.deal_auto_task(bigint, text, text) FROM PUBLIC;
+
+-- Internal: an automatic task whose purpose is fulfilled is done (the service
+-- offer once the client answered, the service contract once it is signed).
+CREATE FUNCTION crm.deal_auto_task_done(deal bigint, kind text, outcome text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE crm.task t SET done_at = clock_timestamp(), outcome = deal_auto_task_done.outcome
+   WHERE t.dedup_key = format('deal:%s:%s', deal_auto_task_done.deal, deal_auto_task_done.kind)
+     AND t.done_at IS NULL
+$$;
+REVOKE ALL ON FUNCTION crm.deal_auto_task_done(bigint, text, text) FROM PUBLIC;
 
 -- Internal: the deal changed hands (R22, the head stepping in): the open tasks
 -- of the deal follow it, and the new manager is told.

@@ -441,6 +441,8 @@ BEGIN
       UPDATE crm.deal SET agreement_path = 'proposal', agreed_at = now() WHERE id = NEW.deal_id AND agreed_at IS NULL;
     ELSIF NEW.kind = 'contract' THEN
       PERFORM crm.deal_won(NEW.deal_id);
+    ELSIF NEW.kind = 'service_contract' THEN
+      PERFORM crm.deal_auto_task_done(NEW.deal_id, 'service_contract', format('договор %s подписан', NEW.number));
     END IF;
   END IF;
   RETURN NULL;
@@ -654,9 +656,10 @@ WITH shipped AS (
   SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
 )
 SELECT c.id AS counterparty_id, c.name,
-       coalesce(i.amount, 0) AS invoiced, coalesce(s.amount, 0) AS shipped, coalesce(p.amount, 0) AS paid,
-       coalesce(s.amount, 0) - coalesce(p.amount, 0) AS balance,
-       coalesce(i.amount, 0) - coalesce(p.amount, 0) AS invoiced_unpaid
+       coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
+       coalesce(p.amount, 0)::numeric(16, 2) AS paid,
+       (coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
+       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid
   FROM crm.counterparty c
   LEFT JOIN shipped s ON s.counterparty_id = c.id
   LEFT JOIN invoiced i ON i.counterparty_id = c.id
