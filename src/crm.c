@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "crm.h"
+#include "fulfilment.h"
 
 PG_MODULE_MAGIC;
 
@@ -17,5 +18,6 @@ _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
 	DealPrintInit();
+	FulfilmentInit();
 	MarkGUCPrefixReserved("crm");
 }
