@@ -259,8 +259,9 @@ BEGIN
       USING ERRCODE = 'check_violation',
             DETAIL = format('Counterparty %s "%s" is a %s.', c.id, c.name, c.kind);
   END IF;
-  IF c.kind = 'lead' AND to_regprocedure('crm.lead_is_qualified(bigint)') IS NOT NULL THEN
-    EXECUTE 'SELECT crm.lead_is_qualified($1)' INTO qualified USING c.id;
+  IF c.kind = 'lead' THEN
+    -- R9: the intake concern says whether the lead was qualified as genuine
+    qualified := crm.lead_is_qualified(c.id);
     IF NOT coalesce(qualified, false) THEN
       RAISE EXCEPTION 'lead % is not qualified', c.id
         USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -237,6 +237,43 @@ SELECT s.position AS stage_position, d.stage, s.title AS stage_title, s.is_open,
  GROUP BY s.position, d.stage, s.title, s.is_open, coalesce(top.code, dep.code), dep.code, e.role_name, e.full_name;
 COMMENT ON VIEW crm.pipeline IS 'R22: deals by stage, department (and the sales department it belongs to) and manager: count, amounts without VAT / VAT / total, paid, time in stage';
 
+-- R22: the conversion funnel inquiry -> lead -> deal -> won, by channel and
+-- sales department.  Each inquiry (intake) is followed through the lead it
+-- made (crm.counterparty.source_inquiry_id) to that lead's deals; a deal is
+-- won at its first signed contract or payment.  The department is the one
+-- triage gave the inquiry (Testing counts in Alto); NULL: not triaged yet.
+CREATE VIEW crm.sales_funnel WITH (security_invoker = true) AS
+WITH per_inquiry AS (
+  SELECT i.id, i.channel, coalesce(top.code, dep.code) AS sales_department, i.status,
+         c.id AS lead_id,
+         (SELECT count(*) FROM crm.deal d WHERE d.counterparty_id = c.id) AS deals,
+         (SELECT count(*) FROM crm.deal d WHERE d.counterparty_id = c.id AND d.won_at IS NOT NULL) AS won_deals,
+         (SELECT sum(a.total_amount) FROM crm.deal d JOIN crm.deal_amounts a ON a.deal_id = d.id
+           WHERE d.counterparty_id = c.id AND d.won_at IS NOT NULL) AS won_amount
+    FROM crm.inquiry i
+    LEFT JOIN crm.department dep ON dep.id = i.department_id
+    LEFT JOIN crm.department top ON top.id = dep.parent_id
+    LEFT JOIN crm.counterparty c ON c.source_inquiry_id = i.id
+)
+SELECT channel, sales_department,
+       count(DISTINCT id) AS inquiries,
+       count(DISTINCT id) FILTER (WHERE lead_id IS NOT NULL) AS leads,
+       count(DISTINCT id) FILTER (WHERE status = 'qualified') AS qualified,
+       count(DISTINCT id) FILTER (WHERE deals > 0) AS with_deal,
+       count(DISTINCT id) FILTER (WHERE won_deals > 0) AS won,
+       coalesce(sum(deals), 0) AS deals,
+       coalesce(sum(won_deals), 0) AS won_deals,
+       coalesce(sum(won_amount), 0)::numeric(16, 2) AS won_amount,
+       round(100.0 * count(DISTINCT id) FILTER (WHERE lead_id IS NOT NULL) / nullif(count(DISTINCT id), 0), 1) AS lead_percent,
+       round(100.0 * count(DISTINCT id) FILTER (WHERE deals > 0)
+             / nullif(count(DISTINCT id) FILTER (WHERE lead_id IS NOT NULL), 0), 1) AS deal_percent,
+       round(100.0 * count(DISTINCT id) FILTER (WHERE won_deals > 0)
+             / nullif(count(DISTINCT id) FILTER (WHERE deals > 0), 0), 1) AS won_percent,
+       round(100.0 * count(DISTINCT id) FILTER (WHERE won_deals > 0) / nullif(count(DISTINCT id), 0), 1) AS overall_percent
+  FROM per_inquiry
+ GROUP BY channel, sales_department;
+COMMENT ON VIEW crm.sales_funnel IS 'R22: conversion inquiry -> lead -> deal -> won by channel and sales department; percents: leads of inquiries, with a deal of leads, won of those with a deal, won of all inquiries';
+
 -- R22: the customer satisfaction survey: the head records phone-survey
 -- results per deal.
 CREATE TABLE crm.satisfaction_survey (
@@ -320,7 +357,7 @@ GRANT SELECT ON crm.satisfaction_survey TO crm_admin, crm_head, crm_manager, crm
 GRANT INSERT (deal_id, contact_id, surveyed_at, score, would_recommend, comment) ON crm.satisfaction_survey
   TO crm_admin, crm_head;
 GRANT UPDATE (score, would_recommend, comment), DELETE ON crm.satisfaction_survey TO crm_admin, crm_head;
-GRANT SELECT ON crm.overdue_task, crm.task_timeliness, crm.pipeline, crm.satisfaction_summary
+GRANT SELECT ON crm.overdue_task, crm.task_timeliness, crm.pipeline, crm.satisfaction_summary, crm.sales_funnel
   TO crm_admin, crm_head, crm_manager, crm_reader;
 
 REVOKE ALL ON FUNCTION crm.assign_task(integer, text, timestamptz, bigint, bigint, text, text),

@@ -3,7 +3,7 @@
 -- (pipeline, task timeliness, satisfaction), whose numbers are computed here
 -- independently from what the test put in and compared.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 DO $$
 BEGIN
@@ -231,6 +231,68 @@ SELECT set_eq(
       FROM pspec WHERE who <> 'tdc_mgr_prom' GROUP BY who$$,
   'R22 the satisfaction summary per manager agrees with the scores recorded');
 RESET SESSION AUTHORIZATION;
+
+-- ===================== conversion funnel, counted independently =====================
+-- inquiries by channel and department, and how far each went
+CREATE TEMP TABLE fspec (n serial, channel text, dep text, outcome text, inquiry bigint, lead bigint, deal bigint);
+INSERT INTO fspec (channel, dep, outcome) VALUES
+  ('phone', 'alto', 'none'), ('phone', 'alto', 'lead'), ('phone', 'alto', 'lead'), ('phone', 'alto', 'deal'),
+  ('phone', 'alto', 'won'), ('email', 'alto', 'lead'), ('email', 'alto', 'won'), ('email', 'alto', 'won'),
+  ('email', 'prom', 'none'), ('email', 'prom', 'deal'), ('chat', NULL, 'none'), ('chat', NULL, 'none'),
+  ('phone', 'testing', 'won');
+DO $$
+DECLARE
+  f record;
+  dep integer;
+  resp integer;
+  inq bigint;
+  cp bigint;
+  ct bigint;
+  dl bigint;
+BEGIN
+  FOR f IN SELECT * FROM fspec ORDER BY n LOOP
+    SELECT id INTO dep FROM crm.department WHERE code = f.dep;
+    SELECT e.id INTO resp FROM crm.employee e WHERE e.department_id = dep AND e.position = 'manager'
+       AND e.role_name LIKE 'tdc\_%' ORDER BY e.id LIMIT 1;
+    INSERT INTO crm.inquiry (channel, source, status, department_id, responsible_id, genuine, close_reason)
+    VALUES (f.channel, 'tap', CASE WHEN f.dep IS NULL THEN 'new' WHEN f.outcome = 'none' THEN 'closed' ELSE 'qualified' END,
+            dep, CASE WHEN f.outcome <> 'none' THEN resp END, CASE WHEN f.outcome <> 'none' THEN true END,
+            CASE WHEN f.dep IS NOT NULL AND f.outcome = 'none' THEN 'ошибочный звонок' END)
+    RETURNING id INTO inq;
+    UPDATE fspec SET inquiry = inq WHERE n = f.n;
+    CONTINUE WHEN f.outcome = 'none';
+    INSERT INTO crm.counterparty (kind, name, legal_name, inn, kpp, bank_name, bank_bic, bank_account, corr_account,
+                                  physical_address, department_id, responsible_id, source_inquiry_id)
+    VALUES ('lead', 'Лид ' || f.n, 'ООО «Лид ' || f.n || '»', '7707083893', '770701001', 'Банк', '044525225',
+            '40702810500000001234', '30101810400000000225', 'Москва', dep, resp, inq)
+    RETURNING id INTO cp;
+    UPDATE crm.inquiry SET counterparty_id = cp WHERE id = inq;
+    INSERT INTO crm.contact (counterparty_id, full_name) VALUES (cp, 'К') RETURNING id INTO ct;
+    INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value) VALUES (ct, cp, 'email', 'funnel' || cp || '@example.com');
+    UPDATE fspec SET lead = cp WHERE n = f.n;
+    CONTINUE WHEN f.outcome = 'lead';
+    dl := crm.create_deal(cp, 'воронка ' || f.n);
+    PERFORM crm.add_deal_line(dl, (SELECT id FROM crm.product WHERE sku = 'TDC-1'), 1, 1000, 20);
+    UPDATE fspec SET deal = dl WHERE n = f.n;
+    CONTINUE WHEN f.outcome = 'deal';
+    PERFORM crm.record_payment(crm.create_document(dl, 'invoice'), 1200);
+  END LOOP;
+END $$;
+SELECT set_eq(
+  $$SELECT channel, sales_department, inquiries::int, leads::int, qualified::int, with_deal::int, won::int, won_amount,
+           lead_percent, overall_percent FROM crm.sales_funnel$$,
+  $$SELECT channel, CASE dep WHEN 'testing' THEN 'alto' ELSE dep END AS sales_department, count(*)::int AS inquiries,
+           count(*) FILTER (WHERE outcome <> 'none')::int AS leads, count(*) FILTER (WHERE outcome <> 'none')::int AS qualified,
+           count(*) FILTER (WHERE outcome IN ('deal', 'won'))::int AS with_deal, count(*) FILTER (WHERE outcome = 'won')::int AS won,
+           (1200 * count(*) FILTER (WHERE outcome = 'won'))::numeric(16, 2) AS won_amount,
+           round(100.0 * count(*) FILTER (WHERE outcome <> 'none') / count(*), 1) AS lead_percent,
+           round(100.0 * count(*) FILTER (WHERE outcome = 'won') / count(*), 1) AS overall_percent
+      FROM fspec GROUP BY channel, CASE dep WHEN 'testing' THEN 'alto' ELSE dep END$$,
+  'R22 the conversion funnel inquiry -> lead -> deal -> won by channel and department agrees with the count made here');
+SELECT results_eq($$SELECT inquiries::int, leads::int, with_deal::int, won::int, lead_percent, deal_percent, won_percent
+                     FROM crm.sales_funnel WHERE channel = 'phone' AND sales_department = 'alto'$$,
+  $$VALUES (6, 5, 3, 2, 83.3, 60.0, 66.7)$$,
+  'R22 phone in Alto with Testing: 6 inquiries, 5 leads, 3 with a deal, 2 won');
 
 SELECT * FROM finish();
 ROLLBACK;
