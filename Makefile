@@ -20,6 +20,8 @@ OBJS        = src/crm.o \
               src/requisites.o \
               src/deal_requisites.o \
               src/deal.o \
+              src/deal_words.o \
+              src/deal_print.o \
               src/gs1.o \
               src/barcode.o \
               src/allocate.o \
@@ -39,6 +41,8 @@ SQL_NEW     = src/job.sql \
               src/intake.sql \
               src/deal.sql \
               src/document.sql \
+              src/deal_print.sql \
+              src/deal_control.sql \
               src/barcode.sql \
               src/stock.sql \
               src/fulfilment.sql
@@ -60,7 +64,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
-SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# libhpdf (print forms) dynamically: it exports no symbol the server exports.
+SHLIB_LINK  = -lcurl -lhpdf -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
 # GMime 3 (and glib) for the intake's MIME parsing, dynamically: they export
 # no symbol the server also exports (test/integration/intake_symbols.sh).
 # Their headers are system headers, so that -Werror judges only our code.

@@ -17,6 +17,7 @@ void
 _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
+	DealPrintInit();
 	FulfilmentInit();
 	MarkGUCPrefixReserved("crm");
 }

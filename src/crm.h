@@ -7,4 +7,7 @@
 
 extern void _PG_init(void);
 
+/* deal_print.c: settings of the print forms */
+extern void DealPrintInit(void);
+
 #endif							/* CRM_H */
