@@ -25,7 +25,14 @@ OBJS        = src/crm.o \
               src/gs1.o \
               src/barcode.o \
               src/allocate.o \
-              src/order.o
+              src/order.o \
+              src/http.o \
+              src/json.o \
+              src/json_link.o \
+              src/integration.o \
+              src/miko.o \
+              src/mailbox.o \
+              src/mailchimp.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -45,7 +52,11 @@ SQL_NEW     = src/job.sql \
               src/deal_control.sql \
               src/barcode.sql \
               src/stock.sql \
-              src/fulfilment.sql
+              src/fulfilment.sql \
+              src/integration.sql \
+              src/miko.sql \
+              src/mailbox.sql \
+              src/mailchimp.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
