@@ -12,7 +12,9 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" crm.control)
 MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
-              src/normalize.o
+              src/normalize.o \
+              src/export.o \
+              src/export_name.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -24,7 +26,10 @@ SQL_RELEASED = src/crm.sql \
               src/party.sql \
               src/catalog.sql \
               src/task.sql
-SQL_NEW     = src/job.sql
+SQL_NEW     = src/job.sql \
+              src/segment.sql \
+              src/export.sql \
+              src/odbc.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
@@ -44,6 +49,9 @@ PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
 SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# libxlsxwriter dynamically: it exports no symbol the server also exports
+# (test/integration/export_symbols.sh checks)
+SHLIB_LINK += -lxlsxwriter
 
 # pg_regress scripts: every sql/*.sql, each with expected/<name>.out; each
 # script leaves the database as it found it (run by test/run.sh)
