@@ -370,22 +370,21 @@ $$;
 COMMENT ON FUNCTION crm.give_call_tasks(text, text, timestamptz) IS
   'R29: a "call the client" task for every counterparty of a segment (once per counterparty and due day)';
 
--- A call task given by someone else reaches its assignee at once.
+-- A call task one person gives another reaches its assignee at once.
 CREATE FUNCTION crm.call_task_announce() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF NEW.creator_id IS DISTINCT FROM NEW.assignee_id THEN
-    PERFORM crm.notify(NEW.assignee_id, 'call_client',
-                       NEW.title || coalesce(': ' || NEW.note, ''),
-                       jsonb_build_object('task', NEW.id, 'due_at', NEW.due_at, 'creator', NEW.creator_id),
-                       NEW.counterparty_id);
-  END IF;
+  PERFORM crm.notify(NEW.assignee_id, 'call_client',
+                     NEW.title || coalesce(': ' || NEW.note, ''),
+                     jsonb_build_object('task', NEW.id, 'due_at', NEW.due_at, 'creator', NEW.creator_id),
+                     NEW.counterparty_id);
   RETURN NULL;
 END
 $$;
 REVOKE ALL ON FUNCTION crm.call_task_announce() FROM PUBLIC;
 CREATE TRIGGER task_call_client_announce AFTER INSERT ON crm.task
-  FOR EACH ROW WHEN (NEW.kind = 'call_client') EXECUTE FUNCTION crm.call_task_announce();
+  FOR EACH ROW WHEN (NEW.kind = 'call_client' AND NEW.creator_id IS NOT NULL AND NEW.creator_id <> NEW.assignee_id)
+  EXECUTE FUNCTION crm.call_task_announce();
 
 -- Row-level security.
 ALTER TABLE crm.tag ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
