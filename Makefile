@@ -14,7 +14,9 @@ OBJS        = src/crm.o \
               src/contactkey.o \
               src/normalize.o \
               src/export.o \
-              src/export_name.o
+              src/export_name.o \
+              src/migration.o \
+              src/migration_csv.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -29,7 +31,8 @@ SQL_RELEASED = src/crm.sql \
 SQL_NEW     = src/job.sql \
               src/segment.sql \
               src/export.sql \
-              src/odbc.sql
+              src/odbc.sql \
+              src/migration.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
