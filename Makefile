@@ -13,6 +13,9 @@ MODULE_big  = crm
 OBJS        = src/crm.o \
               src/contactkey.o \
               src/normalize.o \
+              src/requisites.o \
+              src/deal_requisites.o \
+              src/deal.o \
               src/export.o \
               src/export_name.o \
               src/migration.o \
@@ -29,6 +32,8 @@ SQL_RELEASED = src/crm.sql \
               src/catalog.sql \
               src/task.sql
 SQL_NEW     = src/job.sql \
+              src/deal.sql \
+              src/document.sql \
               src/segment.sql \
               src/export.sql \
               src/odbc.sql \
