@@ -37,7 +37,8 @@ SQL_NEW     = src/job.sql \
               src/segment.sql \
               src/export.sql \
               src/odbc.sql \
-              src/migration.sql
+              src/migration.sql \
+              src/migration_settlement.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and

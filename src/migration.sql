@@ -676,6 +676,10 @@ CREATE FUNCTION crm.migration_import_more(run bigint, kind text, doc text,
   OUT records integer, OUT rejected integer, OUT created integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF kind = 'settlements' THEN
+    SELECT * INTO records, rejected, created, updated, unchanged FROM crm.migration_settlements(run, doc);
+    RETURN;
+  END IF;
   RAISE EXCEPTION '1C files of kind "%" cannot be loaded yet', kind
     USING ERRCODE = 'feature_not_supported',
           DETAIL = 'Their tables belong to a concern that is not part of this version.';

@@ -171,6 +171,131 @@ COMMENT ON COLUMN crm_1c.task.done IS 'is done';
 COMMENT ON COLUMN crm_1c.task.outcome IS 'result';
 COMMENT ON COLUMN crm_1c.task.created_at IS 'created (local time)';
 
+CREATE VIEW crm_1c.deal WITH (security_invoker = true) AS
+SELECT d.id, d.title, d.counterparty_id, d.contact_id, d.department_id::integer AS department_id,
+       d.manager_id::integer AS manager_id, d.stage, st.title AS stage_title, st.is_open,
+       d.stage_reason, date_trunc('second', d.stage_changed_at)::timestamp(0) AS stage_changed_at,
+       d.needs, d.application_area, d.equipment_type_id::integer AS equipment_type_id, d.processed_materials,
+       d.payment_terms, d.delivery_terms, d.agreement_path,
+       date_trunc('second', d.agreed_at)::timestamp(0) AS agreed_at,
+       date_trunc('second', d.won_at)::timestamp(0) AS won_at,
+       d.service_decision,
+       a.net_amount::numeric(14, 2) AS net_amount, a.vat_amount::numeric(14, 2) AS vat_amount,
+       a.total_amount::numeric(14, 2) AS total_amount, a.invoiced::numeric(14, 2) AS invoiced,
+       a.paid::numeric(14, 2) AS paid,
+       date_trunc('second', d.created_at)::timestamp(0) AS created_at,
+       date_trunc('second', d.closed_at)::timestamp(0) AS closed_at
+  FROM crm.deal d
+  JOIN crm.deal_stage st ON st.code = d.stage
+  LEFT JOIN crm.deal_amounts a ON a.deal_id = d.id;
+COMMENT ON VIEW crm_1c.deal IS 'deals (Сделки) with their stage and amounts';
+COMMENT ON COLUMN crm_1c.deal.id IS 'key';
+COMMENT ON COLUMN crm_1c.deal.title IS 'title';
+COMMENT ON COLUMN crm_1c.deal.counterparty_id IS 'counterparty.id';
+COMMENT ON COLUMN crm_1c.deal.contact_id IS 'contact.id';
+COMMENT ON COLUMN crm_1c.deal.department_id IS 'department.id';
+COMMENT ON COLUMN crm_1c.deal.manager_id IS 'employee.id of the manager';
+COMMENT ON COLUMN crm_1c.deal.stage IS 'equipment_selection, production, sale_from_stock, installation, service, closed, not_suitable';
+COMMENT ON COLUMN crm_1c.deal.stage_title IS 'stage in Russian';
+COMMENT ON COLUMN crm_1c.deal.is_open IS 'the deal is still being worked on';
+COMMENT ON COLUMN crm_1c.deal.stage_reason IS 'why it is in its stage';
+COMMENT ON COLUMN crm_1c.deal.stage_changed_at IS 'entered its stage (local time)';
+COMMENT ON COLUMN crm_1c.deal.needs IS 'the client''s needs';
+COMMENT ON COLUMN crm_1c.deal.application_area IS 'application area';
+COMMENT ON COLUMN crm_1c.deal.equipment_type_id IS 'equipment_type.id';
+COMMENT ON COLUMN crm_1c.deal.processed_materials IS 'type of processed materials';
+COMMENT ON COLUMN crm_1c.deal.payment_terms IS 'payment terms';
+COMMENT ON COLUMN crm_1c.deal.delivery_terms IS 'delivery terms';
+COMMENT ON COLUMN crm_1c.deal.agreement_path IS 'proposal or direct';
+COMMENT ON COLUMN crm_1c.deal.agreed_at IS 'the client agreed (local time)';
+COMMENT ON COLUMN crm_1c.deal.won_at IS 'won: first signed contract or payment (local time)';
+COMMENT ON COLUMN crm_1c.deal.service_decision IS 'accepted or declined service';
+COMMENT ON COLUMN crm_1c.deal.net_amount IS 'lines without VAT, roubles';
+COMMENT ON COLUMN crm_1c.deal.vat_amount IS 'VAT, roubles';
+COMMENT ON COLUMN crm_1c.deal.total_amount IS 'lines with VAT, roubles';
+COMMENT ON COLUMN crm_1c.deal.invoiced IS 'invoiced for payment, roubles';
+COMMENT ON COLUMN crm_1c.deal.paid IS 'paid, roubles';
+COMMENT ON COLUMN crm_1c.deal.created_at IS 'created (local time)';
+COMMENT ON COLUMN crm_1c.deal.closed_at IS 'closed (local time)';
+
+CREATE VIEW crm_1c.deal_line WITH (security_invoker = true) AS
+SELECT l.id, l.deal_id, l.product_id, l.quantity::numeric(14, 3) AS quantity,
+       l.unit_price::numeric(14, 2) AS unit_price, l.vat_rate::numeric(5, 2) AS vat_rate,
+       l.net_amount::numeric(14, 2) AS net_amount, l.vat_amount::numeric(14, 2) AS vat_amount,
+       l.total_amount::numeric(14, 2) AS total_amount, l.delivery_terms
+  FROM crm.deal_line l;
+COMMENT ON VIEW crm_1c.deal_line IS 'lines of deals: product, quantity, price';
+COMMENT ON COLUMN crm_1c.deal_line.id IS 'key';
+COMMENT ON COLUMN crm_1c.deal_line.deal_id IS 'deal.id';
+COMMENT ON COLUMN crm_1c.deal_line.product_id IS 'product.id';
+COMMENT ON COLUMN crm_1c.deal_line.quantity IS 'quantity';
+COMMENT ON COLUMN crm_1c.deal_line.unit_price IS 'price of one unit without VAT, roubles';
+COMMENT ON COLUMN crm_1c.deal_line.vat_rate IS 'VAT rate, percent';
+COMMENT ON COLUMN crm_1c.deal_line.net_amount IS 'amount without VAT';
+COMMENT ON COLUMN crm_1c.deal_line.vat_amount IS 'VAT';
+COMMENT ON COLUMN crm_1c.deal_line.total_amount IS 'amount with VAT';
+COMMENT ON COLUMN crm_1c.deal_line.delivery_terms IS 'delivery terms';
+
+CREATE VIEW crm_1c.document WITH (security_invoker = true) AS
+SELECT x.id, x.deal_id, d.counterparty_id, x.kind, k.title AS kind_title, x.number, x.issued_on, x.status,
+       x.net_amount::numeric(14, 2) AS net_amount, x.vat_amount::numeric(14, 2) AS vat_amount,
+       x.total_amount::numeric(14, 2) AS total_amount, x.valid_until, x.external_number, x.issuer,
+       x.based_on_id, x.note, date_trunc('second', x.created_at)::timestamp(0) AS created_at
+  FROM crm.document x JOIN crm.document_kind k ON k.code = x.kind JOIN crm.deal d ON d.id = x.deal_id;
+COMMENT ON VIEW crm_1c.document IS 'documents of deals: proposals, invoices, contracts, consignment notes, VAT invoices, waybills, service contracts, certificates';
+COMMENT ON COLUMN crm_1c.document.id IS 'key';
+COMMENT ON COLUMN crm_1c.document.deal_id IS 'deal.id';
+COMMENT ON COLUMN crm_1c.document.counterparty_id IS 'counterparty.id of the deal';
+COMMENT ON COLUMN crm_1c.document.kind IS 'proposal, invoice, contract, consignment_note, vat_invoice, waybill, service_contract, certificate';
+COMMENT ON COLUMN crm_1c.document.kind_title IS 'kind in Russian';
+COMMENT ON COLUMN crm_1c.document.number IS 'number (prefix, year, sequence)';
+COMMENT ON COLUMN crm_1c.document.issued_on IS 'date';
+COMMENT ON COLUMN crm_1c.document.status IS 'issued, accepted, rejected, superseded or cancelled';
+COMMENT ON COLUMN crm_1c.document.net_amount IS 'amount without VAT';
+COMMENT ON COLUMN crm_1c.document.vat_amount IS 'VAT';
+COMMENT ON COLUMN crm_1c.document.total_amount IS 'amount with VAT';
+COMMENT ON COLUMN crm_1c.document.valid_until IS 'valid until (proposals, certificates)';
+COMMENT ON COLUMN crm_1c.document.external_number IS 'number given by someone else (a certificate''s)';
+COMMENT ON COLUMN crm_1c.document.issuer IS 'who issued it, when not us';
+COMMENT ON COLUMN crm_1c.document.based_on_id IS 'document.id it was made from';
+COMMENT ON COLUMN crm_1c.document.note IS 'note';
+COMMENT ON COLUMN crm_1c.document.created_at IS 'created (local time)';
+
+CREATE VIEW crm_1c.document_line WITH (security_invoker = true) AS
+SELECT l.document_id || '/' || l.line_no AS id, l.document_id, l.line_no, l.deal_line_id, l.product_id,
+       l.description, l.unit, l.quantity::numeric(14, 3) AS quantity, l.unit_price::numeric(14, 2) AS unit_price,
+       l.vat_rate::numeric(5, 2) AS vat_rate, l.net_amount::numeric(14, 2) AS net_amount,
+       l.vat_amount::numeric(14, 2) AS vat_amount, l.total_amount::numeric(14, 2) AS total_amount
+  FROM crm.document_line l;
+COMMENT ON VIEW crm_1c.document_line IS 'lines of documents as issued';
+COMMENT ON COLUMN crm_1c.document_line.id IS 'key: document id / line number';
+COMMENT ON COLUMN crm_1c.document_line.document_id IS 'document.id';
+COMMENT ON COLUMN crm_1c.document_line.line_no IS 'line number in the document';
+COMMENT ON COLUMN crm_1c.document_line.deal_line_id IS 'deal_line.id';
+COMMENT ON COLUMN crm_1c.document_line.product_id IS 'product.id';
+COMMENT ON COLUMN crm_1c.document_line.description IS 'what, as printed';
+COMMENT ON COLUMN crm_1c.document_line.unit IS 'unit of measure';
+COMMENT ON COLUMN crm_1c.document_line.quantity IS 'quantity';
+COMMENT ON COLUMN crm_1c.document_line.unit_price IS 'price of one unit without VAT';
+COMMENT ON COLUMN crm_1c.document_line.vat_rate IS 'VAT rate, percent';
+COMMENT ON COLUMN crm_1c.document_line.net_amount IS 'amount without VAT';
+COMMENT ON COLUMN crm_1c.document_line.vat_amount IS 'VAT';
+COMMENT ON COLUMN crm_1c.document_line.total_amount IS 'amount with VAT';
+
+CREATE VIEW crm_1c.payment WITH (security_invoker = true) AS
+SELECT p.id, p.invoice_id, p.deal_id, p.counterparty_id, p.amount::numeric(14, 2) AS amount, p.paid_on,
+       p.reference, date_trunc('second', p.created_at)::timestamp(0) AS created_at
+  FROM crm.payment p;
+COMMENT ON VIEW crm_1c.payment IS 'payments received against invoices';
+COMMENT ON COLUMN crm_1c.payment.id IS 'key';
+COMMENT ON COLUMN crm_1c.payment.invoice_id IS 'document.id of the invoice';
+COMMENT ON COLUMN crm_1c.payment.deal_id IS 'deal.id';
+COMMENT ON COLUMN crm_1c.payment.counterparty_id IS 'counterparty.id';
+COMMENT ON COLUMN crm_1c.payment.amount IS 'amount, roubles';
+COMMENT ON COLUMN crm_1c.payment.paid_on IS 'date of payment';
+COMMENT ON COLUMN crm_1c.payment.reference IS 'bank reference (payment order number)';
+COMMENT ON COLUMN crm_1c.payment.created_at IS 'recorded (local time)';
+
 GRANT SELECT ON ALL TABLES IN SCHEMA crm_1c TO crm_reader, crm_admin;
 
 -- A read-only login for 1C: a member of crm_reader, read-only by default,

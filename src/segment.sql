@@ -94,6 +94,13 @@ BEGIN
     RAISE EXCEPTION 'segment "%": unknown tag %', NEW.name, bad
       USING ERRCODE = 'foreign_key_violation', HINT = 'Tags are listed in crm.tag.';
   END IF;
+  -- consent to mailing is recorded by the integrations concern (MailChimp);
+  -- until it is, a filter on it could only give a wrong answer
+  IF NEW.mailing_consent IS NOT NULL THEN
+    RAISE EXCEPTION 'segment "%": mailing consent is not recorded in this version', NEW.name
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Leave mailing_consent NULL; it is wired when the MailChimp integration records consent.';
+  END IF;
   IF NEW.active_within IS NOT NULL AND NEW.inactive_for IS NOT NULL AND NEW.inactive_for > NEW.active_within THEN
     RAISE EXCEPTION 'segment "%": nobody is active within % and inactive for %', NEW.name, NEW.active_within, NEW.inactive_for
       USING ERRCODE = 'check_violation';
@@ -114,23 +121,45 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'person_name';
 COMMENT ON FUNCTION crm.person_name(text) IS 'first name (with patronymic) and last name from a full name, for mailings';
 
 -- The last time something happened with a counterparty: it came to us, a
--- task about it was done, or (when the intake concern's history is there) a
--- call or e-mail.  Only dates leave this function, never what happened; it
--- runs with the owner's rights so that marketing's view is complete (the
--- tasks and history of the sales team are not theirs to read), and only the
--- roles that see every counterparty anyway may call it.
+-- task about it was done, one of its deals was created or moved, a document
+-- was issued to it, it paid, or (when the intake concern's history is there)
+-- a call or e-mail.  last_contact_at is the last time we spoke to it: a done
+-- task.  Only dates leave this function, never what happened; it runs with
+-- the owner's rights so that marketing's view is complete (the sales team's
+-- tasks and deals are not theirs to read), and only the roles that see every
+-- counterparty anyway may call it.
 CREATE FUNCTION crm.counterparty_activity()
 RETURNS TABLE (counterparty_id bigint, last_activity_at timestamptz, last_contact_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT c.id, GREATEST(c.created_at, t.last_done), t.last_done
+  SELECT c.id, GREATEST(c.created_at, t.last_done, d.last_deal, p.last_paid), t.last_done
     FROM crm.counterparty c
     LEFT JOIN (SELECT k.counterparty_id, max(k.done_at) AS last_done
                  FROM crm.task k WHERE k.done_at IS NOT NULL AND k.counterparty_id IS NOT NULL
                 GROUP BY k.counterparty_id) t ON t.counterparty_id = c.id
+    LEFT JOIN (SELECT x.counterparty_id, max(GREATEST(x.updated_at, x.stage_changed_at)) AS last_deal
+                 FROM crm.deal x GROUP BY x.counterparty_id) d ON d.counterparty_id = c.id
+    LEFT JOIN (SELECT y.counterparty_id, max(y.created_at) AS last_paid
+                 FROM crm.payment y GROUP BY y.counterparty_id) p ON p.counterparty_id = c.id
 $$;
 COMMENT ON FUNCTION crm.counterparty_activity() IS 'last activity and last contact (dates only) per counterparty (R27, R28)';
 REVOKE ALL ON FUNCTION crm.counterparty_activity() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.counterparty_activity() TO crm_admin, crm_marketing, crm_reader;
+
+-- Which equipment types a counterparty is interested in: the type of each of
+-- its deals and of the products in their lines.  Pairs only -- no amounts,
+-- no deals -- for the same roles as above.
+CREATE FUNCTION crm.counterparty_interest()
+RETURNS TABLE (counterparty_id bigint, equipment_type_id integer)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT d.counterparty_id, d.equipment_type_id FROM crm.deal d WHERE d.equipment_type_id IS NOT NULL
+  UNION
+  SELECT d.counterparty_id, p.equipment_type_id
+    FROM crm.deal d JOIN crm.deal_line l ON l.deal_id = d.id JOIN crm.product p ON p.id = l.product_id
+   WHERE p.equipment_type_id IS NOT NULL
+$$;
+COMMENT ON FUNCTION crm.counterparty_interest() IS 'equipment types each counterparty is interested in (its deals and their lines), for segments (R27)';
+REVOKE ALL ON FUNCTION crm.counterparty_interest() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.counterparty_interest() TO crm_admin, crm_marketing, crm_reader;
 
 CREATE FUNCTION crm.segment_id(segment text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -187,6 +216,9 @@ BEGIN
     LEFT JOIN crm.department d ON d.id = c.department_id
     LEFT JOIN crm.employee e ON e.id = c.responsible_id
    WHERE ($1 IS NULL OR c.kind = ANY ($1))
+     AND ($10 IS NULL OR c.id IN (SELECT i.counterparty_id FROM crm.counterparty_interest() i
+                                    JOIN crm.equipment_type t ON t.id = i.equipment_type_id
+                                   WHERE t.code = ANY ($10)))
      AND ($2 IS NULL OR c.department_id IN (
            WITH RECURSIVE deps(id) AS (
              SELECT x.id FROM crm.department x WHERE x.code = ANY ($2)
@@ -206,7 +238,7 @@ BEGIN
      AND ($9 IS NULL OR (p.phone IS NOT NULL) = $9)
    ORDER BY lower(c.name), c.id, k.full_name, k.id
   $q$ USING s.kinds, s.departments, s.regions, s.tags, s.exclude_tags,
-            s.active_within, s.inactive_for, s.has_email, s.has_phone;
+            s.active_within, s.inactive_for, s.has_email, s.has_phone, s.equipment_types;
 END
 $$;
 COMMENT ON FUNCTION crm.segment_members(bigint) IS 'the contacts of a segment (R27, R28), as far as the caller may read them';
