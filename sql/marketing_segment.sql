@@ -172,12 +172,12 @@ SELECT crm.give_call_tasks('Все', 'Поздравить с Новым год�
 RESET ROLE;
 SELECT t.kind, t.title, t.note, a.role_name AS assignee, c.role_name AS creator, t.due_at > now() AS due_ahead
   FROM crm.task t JOIN crm.employee a ON a.id = t.assignee_id LEFT JOIN crm.employee c ON c.id = t.creator_id
- WHERE t.creator_id IS NOT NULL ORDER BY t.id;
+ WHERE t.creator_id IS NOT NULL ORDER BY t.note, t.title;
 -- the manager is told at once, and sees the task
 SELECT r.role_name AS recipient, n.kind, n.message FROM crm.notification n JOIN crm.employee r ON r.id = n.recipient_id
- WHERE n.kind = 'call_client' ORDER BY n.id;
+ WHERE n.kind = 'call_client' ORDER BY n.message;
 SET ROLE regress_mkt_mgr;
-SELECT title, note FROM crm.task WHERE kind = 'call_client' ORDER BY id;
+SELECT title, note FROM crm.task WHERE kind = 'call_client' ORDER BY note;
 RESET ROLE;
 
 ROLLBACK;

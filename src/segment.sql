@@ -389,6 +389,7 @@ BEGIN
     SELECT 'call_client', 'Позвонить клиенту: ' || who.company, btrim(note), who.assignee, me, who.counterparty_id, due,
            pg_catalog.format('call_client:segment:%s:%s:%s', seg, who.counterparty_id, (due AT TIME ZONE 'UTC')::date)
       FROM who WHERE who.assignee IS NOT NULL
+     ORDER BY lower(who.company), who.counterparty_id
     ON CONFLICT (dedup_key) DO NOTHING
     RETURNING 1
   )
