@@ -36,9 +36,9 @@ SQL_NEW     = src/job.sql \
               src/document.sql \
               src/segment.sql \
               src/export.sql \
-              src/odbc.sql \
               src/migration.sql \
-              src/migration_settlement.sql
+              src/migration_settlement.sql \
+              src/odbc.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and

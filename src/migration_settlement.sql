@@ -128,20 +128,3 @@ BEGIN
 END
 $$;
 
--- for 1C (src/odbc.sql): the settlement balance per counterparty
-CREATE VIEW crm_1c.settlement WITH (security_invoker = true) AS
-SELECT s.counterparty_id, s.name, s.opening::numeric(14, 2) AS opening, s.invoiced::numeric(14, 2) AS invoiced,
-       s.shipped::numeric(14, 2) AS shipped, s.paid::numeric(14, 2) AS paid, s.balance::numeric(14, 2) AS balance,
-       s.invoiced_unpaid::numeric(14, 2) AS invoiced_unpaid, o.as_of AS opening_as_of
-  FROM crm.settlement s LEFT JOIN crm.opening_balance o ON o.counterparty_id = s.counterparty_id;
-COMMENT ON VIEW crm_1c.settlement IS 'settlement balance per counterparty (Взаиморасчёты)';
-COMMENT ON COLUMN crm_1c.settlement.counterparty_id IS 'key: counterparty.id';
-COMMENT ON COLUMN crm_1c.settlement.name IS 'counterparty name';
-COMMENT ON COLUMN crm_1c.settlement.opening IS 'balance carried over from the old 1C, roubles';
-COMMENT ON COLUMN crm_1c.settlement.invoiced IS 'invoiced for payment in crm';
-COMMENT ON COLUMN crm_1c.settlement.shipped IS 'shipped (consignment notes) in crm';
-COMMENT ON COLUMN crm_1c.settlement.paid IS 'paid in crm';
-COMMENT ON COLUMN crm_1c.settlement.balance IS 'opening + shipped - paid; positive: the counterparty owes us';
-COMMENT ON COLUMN crm_1c.settlement.invoiced_unpaid IS 'invoiced and not yet paid';
-COMMENT ON COLUMN crm_1c.settlement.opening_as_of IS 'date of the opening balance';
-GRANT SELECT ON crm_1c.settlement TO crm_reader, crm_admin;

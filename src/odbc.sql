@@ -52,7 +52,8 @@ SELECT c.id, c.kind,
        c.department_id::integer AS department_id, c.responsible_id::integer AS responsible_id,
        c.note,
        date_trunc('second', c.created_at)::timestamp(0) AS created_at,
-       date_trunc('second', c.updated_at)::timestamp(0) AS updated_at
+       date_trunc('second', c.updated_at)::timestamp(0) AS updated_at,
+       c.code_1c, c.guid_1c
   FROM crm.counterparty c;
 COMMENT ON VIEW crm_1c.counterparty IS 'counterparties: leads, clients, partners, suppliers (Контрагенты)';
 COMMENT ON COLUMN crm_1c.counterparty.id IS 'key';
@@ -75,6 +76,8 @@ COMMENT ON COLUMN crm_1c.counterparty.responsible_id IS 'employee.id responsible
 COMMENT ON COLUMN crm_1c.counterparty.note IS 'note';
 COMMENT ON COLUMN crm_1c.counterparty.created_at IS 'created (local time)';
 COMMENT ON COLUMN crm_1c.counterparty.updated_at IS 'last changed (local time)';
+COMMENT ON COLUMN crm_1c.counterparty.code_1c IS 'code in the old 1C (Код), when it came from there';
+COMMENT ON COLUMN crm_1c.counterparty.guid_1c IS 'GUID in the old 1C (Ид), when it came from there';
 
 CREATE VIEW crm_1c.contact WITH (security_invoker = true) AS
 SELECT k.id, k.counterparty_id, k.full_name, k.position,
@@ -121,7 +124,8 @@ CREATE VIEW crm_1c.product WITH (security_invoker = true) AS
 SELECT p.id, p.sku, p.name, p.gtin, p.equipment_type_id::integer AS equipment_type_id,
        p.made_in_house, p.stocked, p.shelf_life_days::integer AS shelf_life_days, p.unit,
        p.list_price::numeric(14, 2) AS list_price, p.active,
-       date_trunc('second', p.created_at)::timestamp(0) AS created_at
+       date_trunc('second', p.created_at)::timestamp(0) AS created_at,
+       p.code_1c, p.guid_1c
   FROM crm.product p;
 COMMENT ON VIEW crm_1c.product IS 'products (Номенклатура)';
 COMMENT ON COLUMN crm_1c.product.id IS 'key';
@@ -136,6 +140,8 @@ COMMENT ON COLUMN crm_1c.product.unit IS 'unit of measure';
 COMMENT ON COLUMN crm_1c.product.list_price IS 'list price, roubles';
 COMMENT ON COLUMN crm_1c.product.active IS 'may be sold';
 COMMENT ON COLUMN crm_1c.product.created_at IS 'created (local time)';
+COMMENT ON COLUMN crm_1c.product.code_1c IS 'code in the old 1C (Код), when it came from there';
+COMMENT ON COLUMN crm_1c.product.guid_1c IS 'GUID in the old 1C (Ид), when it came from there';
 
 CREATE VIEW crm_1c.warehouse WITH (security_invoker = true) AS
 SELECT w.id::integer AS id, w.code, w.name, w.address, w.active
@@ -295,6 +301,22 @@ COMMENT ON COLUMN crm_1c.payment.amount IS 'amount, roubles';
 COMMENT ON COLUMN crm_1c.payment.paid_on IS 'date of payment';
 COMMENT ON COLUMN crm_1c.payment.reference IS 'bank reference (payment order number)';
 COMMENT ON COLUMN crm_1c.payment.created_at IS 'recorded (local time)';
+
+CREATE VIEW crm_1c.settlement WITH (security_invoker = true) AS
+SELECT s.counterparty_id, s.name, s.opening::numeric(14, 2) AS opening, s.invoiced::numeric(14, 2) AS invoiced,
+       s.shipped::numeric(14, 2) AS shipped, s.paid::numeric(14, 2) AS paid, s.balance::numeric(14, 2) AS balance,
+       s.invoiced_unpaid::numeric(14, 2) AS invoiced_unpaid, o.as_of AS opening_as_of
+  FROM crm.settlement s LEFT JOIN crm.opening_balance o ON o.counterparty_id = s.counterparty_id;
+COMMENT ON VIEW crm_1c.settlement IS 'settlement balance per counterparty (Взаиморасчёты)';
+COMMENT ON COLUMN crm_1c.settlement.counterparty_id IS 'key: counterparty.id';
+COMMENT ON COLUMN crm_1c.settlement.name IS 'counterparty name';
+COMMENT ON COLUMN crm_1c.settlement.opening IS 'balance carried over from the old 1C, roubles';
+COMMENT ON COLUMN crm_1c.settlement.invoiced IS 'invoiced for payment in crm';
+COMMENT ON COLUMN crm_1c.settlement.shipped IS 'shipped (consignment notes) in crm';
+COMMENT ON COLUMN crm_1c.settlement.paid IS 'paid in crm';
+COMMENT ON COLUMN crm_1c.settlement.balance IS 'opening + shipped - paid; positive: the counterparty owes us';
+COMMENT ON COLUMN crm_1c.settlement.invoiced_unpaid IS 'invoiced and not yet paid';
+COMMENT ON COLUMN crm_1c.settlement.opening_as_of IS 'date of the opening balance';
 
 GRANT SELECT ON ALL TABLES IN SCHEMA crm_1c TO crm_reader, crm_admin;
 
