@@ -83,56 +83,70 @@ $$;
 COMMENT ON FUNCTION crm.schedule_export(text, text, text, interval, timestamptz) IS
   'R28: asks for an export of a segment, once or every so often; crm.run_export_schedules() produces it';
 
--- The pg_cron job: produces every due export, each in its own transaction,
--- with the rights of whoever asked for it.  A failure is recorded on the
--- schedule (last_error, failures) and does not stop the others.
-CREATE PROCEDURE crm.run_export_schedules()
+-- One due export: claims the schedule that is due first (skipping those
+-- another run holds), produces its file with the rights of whoever asked
+-- for it, keeps the newest keep_files files, and moves next_run_at on.  A
+-- failure is recorded on the schedule (last_error, failures) instead of
+-- raised: a periodic export waits for its next turn, a one-off one is tried
+-- again in ten minutes, three times in all.  Returns false when nothing is due.
+CREATE FUNCTION crm.run_one_export() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s crm.export_schedule;
   seg text;
   f record;
-  done integer := 0;
   fname text;
 BEGIN
-  LOOP
-    SELECT * INTO s FROM crm.export_schedule x
-     WHERE x.active AND x.next_run_at <= clock_timestamp()
-     ORDER BY x.next_run_at, x.id
-     LIMIT 1 FOR UPDATE SKIP LOCKED;
-    EXIT WHEN NOT FOUND OR done >= 1000;
-    done := done + 1;
-    SELECT g.name INTO seg FROM crm.segment g WHERE g.id = s.segment_id;
-    BEGIN
-      SELECT * INTO f FROM crm.export_segment_as(s.requested_by, s.segment_id, s.layout, s.format);
-      fname := pg_catalog.format('%s_%s_%s.%s',
-                 regexp_replace(seg, '[^[:alnum:]]+', '_', 'g'), s.layout,
-                 to_char(clock_timestamp(), 'YYYY-MM-DD_HH24MI'), s.format);
-      INSERT INTO crm.export_file (schedule_id, segment_id, segment_name, layout, format, file_name,
-                                   content, row_count, requested_by)
-      VALUES (s.id, s.segment_id, seg, s.layout, s.format, fname, f.content, f.row_count, s.requested_by);
-      DELETE FROM crm.export_file e
-       WHERE e.schedule_id = s.id
-         AND e.id NOT IN (SELECT k.id FROM crm.export_file k WHERE k.schedule_id = s.id
-                           ORDER BY k.created_at DESC, k.id DESC LIMIT s.keep_files);
-      UPDATE crm.export_schedule x
-         SET last_run_at = clock_timestamp(), last_error = NULL, failures = 0,
-             active = s.every IS NOT NULL,
-             next_run_at = CASE WHEN s.every IS NULL THEN s.next_run_at
-                                ELSE s.next_run_at + s.every * greatest(1, ceil(extract(epoch FROM clock_timestamp() - s.next_run_at)
-                                                                        / extract(epoch FROM s.every))) END
-       WHERE x.id = s.id;
-    EXCEPTION WHEN OTHERS THEN
-      -- a periodic export waits for its next turn; a one-off one is retried
-      -- in ten minutes, three attempts in all
-      UPDATE crm.export_schedule x
-         SET last_run_at = clock_timestamp(),
-             last_error = SQLSTATE || ': ' || SQLERRM,
-             failures = x.failures + 1,
-             active = s.every IS NOT NULL OR x.failures + 1 < 3,
-             next_run_at = clock_timestamp() + coalesce(s.every, interval '10 minutes')
-       WHERE x.id = s.id;
-    END;
+  SELECT * INTO s FROM crm.export_schedule x
+   WHERE x.active AND x.next_run_at <= clock_timestamp()
+   ORDER BY x.next_run_at, x.id
+   LIMIT 1 FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  SELECT g.name INTO seg FROM crm.segment g WHERE g.id = s.segment_id;
+  BEGIN
+    SELECT * INTO f FROM crm.export_segment_as(s.requested_by, s.segment_id, s.layout, s.format);
+    fname := format('%s_%s_%s.%s', regexp_replace(seg, '[^[:alnum:]]+', '_', 'g'), s.layout,
+                    to_char(clock_timestamp(), 'YYYY-MM-DD_HH24MI'), s.format);
+    INSERT INTO crm.export_file (schedule_id, segment_id, segment_name, layout, format, file_name,
+                                 content, row_count, requested_by)
+    VALUES (s.id, s.segment_id, seg, s.layout, s.format, fname, f.content, f.row_count, s.requested_by);
+    DELETE FROM crm.export_file e
+     WHERE e.schedule_id = s.id
+       AND e.id NOT IN (SELECT k.id FROM crm.export_file k WHERE k.schedule_id = s.id
+                         ORDER BY k.created_at DESC, k.id DESC LIMIT s.keep_files);
+    UPDATE crm.export_schedule x
+       SET last_run_at = clock_timestamp(), last_error = NULL, failures = 0,
+           active = s.every IS NOT NULL,
+           next_run_at = CASE WHEN s.every IS NULL THEN s.next_run_at
+                              ELSE s.next_run_at + s.every * greatest(1, ceil(extract(epoch FROM clock_timestamp() - s.next_run_at)
+                                                                      / extract(epoch FROM s.every))) END
+     WHERE x.id = s.id;
+  EXCEPTION WHEN OTHERS THEN
+    UPDATE crm.export_schedule x
+       SET last_run_at = clock_timestamp(),
+           last_error = SQLSTATE || ': ' || SQLERRM,
+           failures = x.failures + 1,
+           active = s.every IS NOT NULL OR x.failures + 1 < 3,
+           next_run_at = clock_timestamp() + coalesce(s.every, interval '10 minutes')
+     WHERE x.id = s.id;
+  END;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION crm.run_one_export() IS 'R28: produces the export that is due first; false when none is due';
+REVOKE ALL ON FUNCTION crm.run_one_export() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.run_one_export() TO crm_admin, crm_integration;
+
+-- The pg_cron job: every due export, each in its own transaction.  A
+-- procedure that commits cannot be SECURITY DEFINER nor carry a SET clause,
+-- so this one only calls crm.run_one_export() (schema-qualified) and commits.
+CREATE PROCEDURE crm.run_export_schedules()
+LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..1000 LOOP
+    EXIT WHEN NOT crm.run_one_export();
     COMMIT;
   END LOOP;
 END
