@@ -66,6 +66,11 @@ RETURNING id AS lead \gset
 INSERT INTO crm.contact (id, counterparty_id, full_name) VALUES (7100001, :lead, 'Андрей Белов') RETURNING id AS contact \gset
 INSERT INTO crm.contact (id, counterparty_id, full_name) VALUES (7100002, :lead, 'Без телефона') RETURNING id AS mute \gset
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value) VALUES (:contact, :lead, 'phone', '+7 916 210-33-44');
+-- R9 R10: a deal is made only for a qualified lead
+SELECT pg_temp.try(format('SELECT crm.create_deal(%s, ''Камера'')', :lead));
+-- the lead's inquiry, qualified as genuine by its manager (intake)
+INSERT INTO crm.inquiry (channel, source, status, counterparty_id, department_id, responsible_id, genuine)
+SELECT 'phone', 'regress', 'qualified', :lead, d.id, :mgr, true FROM crm.department d WHERE d.code = 'alto';
 
 -- R10: every missing mandatory field is named; nothing is created
 SELECT pg_temp.try(format($$SELECT crm.create_deal(%s, '  ')$$, :lead));

@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "crm.h"
+#include "fulfilment.h"
 
 PG_MODULE_MAGIC;
 
@@ -16,5 +17,6 @@ void
 _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
+	FulfilmentInit();
 	MarkGUCPrefixReserved("crm");
 }
