@@ -50,7 +50,8 @@ SQL_NEW     = src/job.sql \
               src/export.sql \
               src/migration.sql \
               src/migration_settlement.sql \
-              src/odbc.sql
+              src/odbc.sql \
+              src/migration_stock.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and

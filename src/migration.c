@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(detect_1c_encoding);
 PG_FUNCTION_INFO_V1(csv_read);
 PG_FUNCTION_INFO_V1(parse_1c_number);
 PG_FUNCTION_INFO_V1(parse_1c_date);
+PG_FUNCTION_INFO_V1(parse_1c_month);
 PG_FUNCTION_INFO_V1(load_1c);
 
 #define CSV_MAX_COLUMNS 64
@@ -493,6 +494,37 @@ parse_1c_date(PG_FUNCTION_ARGS)
 	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > day_tab[isleap(y)][m - 1])
 		PG_RETURN_NULL();
 	PG_RETURN_DATEADT(date2j(y, m, d) - POSTGRES_EPOCH_JDATE);
+}
+
+/*
+ * crm.parse_1c_month(text) RETURNS date: a month without a day, as a best
+ * before is often written -- "06.2032", "6.2032", "2032-06" -- as the first
+ * day of that month; NULL when it is not one.
+ */
+Datum
+parse_1c_month(PG_FUNCTION_ARGS)
+{
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(in);
+	int			len = VARSIZE_ANY_EXHDR(in);
+	int			p = 0;
+	int			y,
+				m;
+
+	while (p < len && s[p] == ' ')
+		p++;
+	while (len > p && s[len - 1] == ' ')
+		len--;
+	if (len - p >= 6 && s[p + 4] == '-')
+	{
+		if (!ReadInt(s, len, &p, 4, 4, &y) || p >= len || s[p++] != '-' || !ReadInt(s, len, &p, 1, 2, &m))
+			PG_RETURN_NULL();
+	}
+	else if (!ReadInt(s, len, &p, 1, 2, &m) || p >= len || s[p++] != '.' || !ReadInt(s, len, &p, 4, 4, &y))
+		PG_RETURN_NULL();
+	if (p != len || y < 1900 || y > 2999 || m < 1 || m > 12)
+		PG_RETURN_NULL();
+	PG_RETURN_DATEADT(date2j(y, m, 1) - POSTGRES_EPOCH_JDATE);
 }
 
 /* ---- crm.load_1c ------------------------------------------------------------------ */

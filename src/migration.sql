@@ -665,8 +665,9 @@ $$;
 -- ---- the entry points --------------------------------------------------------
 
 -- The kinds of file, and the loaders of the kinds whose tables other concerns
--- own (stock: fulfilment's lots; settlements: deals' payments; orders:
--- fulfilment's customer orders).
+-- own (settlements: src/migration_settlement.sql, beside deals' payments;
+-- stock and orders: src/migration_stock.sql, into fulfilment's lots and
+-- customer orders).
 CREATE FUNCTION crm.migration_kinds() RETURNS SETOF text
 LANGUAGE sql IMMUTABLE AS $$
   VALUES ('commerceml'), ('products'), ('counterparties'), ('stock'), ('settlements'), ('orders')
@@ -676,13 +677,14 @@ CREATE FUNCTION crm.migration_import_more(run bigint, kind text, doc text,
   OUT records integer, OUT rejected integer, OUT created integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF kind = 'settlements' THEN
-    SELECT * INTO records, rejected, created, updated, unchanged FROM crm.migration_settlements(run, doc);
-    RETURN;
-  END IF;
-  RAISE EXCEPTION '1C files of kind "%" cannot be loaded yet', kind
-    USING ERRCODE = 'feature_not_supported',
-          DETAIL = 'Their tables belong to a concern that is not part of this version.';
+  CASE kind
+    WHEN 'settlements' THEN
+      SELECT * INTO records, rejected, created, updated, unchanged FROM crm.migration_settlements(run, doc);
+    WHEN 'stock' THEN
+      SELECT * INTO records, rejected, created, updated, unchanged FROM crm.migration_stock(run, doc);
+    WHEN 'orders' THEN
+      SELECT * INTO records, rejected, created, updated, unchanged FROM crm.migration_orders(run, doc);
+  END CASE;
 END
 $$;
 

@@ -121,21 +121,27 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'person_name';
 COMMENT ON FUNCTION crm.person_name(text) IS 'first name (with patronymic) and last name from a full name, for mailings';
 
 -- The last time something happened with a counterparty: it came to us, a
--- task about it was done, one of its deals was created or moved, a document
--- was issued to it, it paid, or (when the intake concern's history is there)
--- a call or e-mail.  last_contact_at is the last time we spoke to it: a done
--- task.  Only dates leave this function, never what happened; it runs with
--- the owner's rights so that marketing's view is complete (the sales team's
--- tasks and deals are not theirs to read), and only the roles that see every
--- counterparty anyway may call it.
+-- call, e-mail or chat (the intake concern's history), a task about it was
+-- done, one of its deals was created or moved, it paid.  last_contact_at is
+-- the last time we spoke with it: an answered call, an e-mail or chat either
+-- way, a done task.  Only dates leave this function, never what happened; it
+-- runs with the owner's rights so that marketing's view is complete (the
+-- sales team's tasks and deals are not theirs to read), and only the roles
+-- that see every counterparty anyway may call it.
 CREATE FUNCTION crm.counterparty_activity()
 RETURNS TABLE (counterparty_id bigint, last_activity_at timestamptz, last_contact_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT c.id, GREATEST(c.created_at, t.last_done, d.last_deal, p.last_paid), t.last_done
+  SELECT c.id, GREATEST(c.created_at, t.last_done, i.last_any, d.last_deal, p.last_paid),
+         GREATEST(t.last_done, i.last_talk)
     FROM crm.counterparty c
     LEFT JOIN (SELECT k.counterparty_id, max(k.done_at) AS last_done
                  FROM crm.task k WHERE k.done_at IS NOT NULL AND k.counterparty_id IS NOT NULL
                 GROUP BY k.counterparty_id) t ON t.counterparty_id = c.id
+    LEFT JOIN (SELECT x.counterparty_id, max(x.occurred_at) AS last_any,
+                      max(x.occurred_at) FILTER (WHERE x.channel <> 'phone' OR x.disposition = 'ANSWERED'
+                                                   OR x.source = 'manual') AS last_talk
+                 FROM crm.interaction x WHERE x.counterparty_id IS NOT NULL
+                GROUP BY x.counterparty_id) i ON i.counterparty_id = c.id
     LEFT JOIN (SELECT x.counterparty_id, max(GREATEST(x.updated_at, x.stage_changed_at)) AS last_deal
                  FROM crm.deal x GROUP BY x.counterparty_id) d ON d.counterparty_id = c.id
     LEFT JOIN (SELECT y.counterparty_id, max(y.created_at) AS last_paid

@@ -28,7 +28,7 @@ fx=$top/test/fixtures/1c
 b64() { base64 -w0 "$1"; }
 psql -d "$db" -v products="$(b64 "$fx/products.csv")" -v xml="$(b64 "$fx/import.xml")" \
   -v cps="$(b64 "$fx/counterparties.csv")" -v agents="$(b64 "$fx/contragents.xml")" \
-  -v settle="$(b64 "$fx/settlements.csv")" <<'SQL'
+  -v settle="$(b64 "$fx/settlements.csv")" -v stock="$(b64 "$fx/stock.csv")" -v orders="$(b64 "$fx/orders.csv")" <<'SQL'
 SELECT crm.hire('odbc_test_mgr', 'Борис Петров', 'alto', 'manager');
 INSERT INTO crm.warehouse (code, name, address) VALUES ('main', 'Основной склад', 'г. Подольск, ул. Заводская, 12'),
   ('spb', 'Склад Санкт-Петербург', NULL);
@@ -36,18 +36,20 @@ INSERT INTO crm.migration_map (kind, source, target) VALUES
   ('equipment_type', 'Климатическая техника', 'climatic'),
   ('employee', 'Петров Борис Сергеевич', 'odbc_test_mgr'), ('employee', 'Лебедева Екатерина Андреевна', 'odbc_test_mgr'),
   ('employee', 'Кузнецов Глеб Олегович', 'odbc_test_mgr'), ('employee', 'Попов Дмитрий', 'odbc_test_mgr'),
-  ('employee', 'Новикова Мария Ивановна', 'odbc_test_mgr');
+  ('employee', 'Новикова Мария Ивановна', 'odbc_test_mgr'), ('warehouse', 'Склад СПб', 'spb');
 SELECT status FROM crm.import_1c('products', decode(:'products', 'base64'), 'products.csv');
 SELECT status FROM crm.import_1c('commerceml', decode(:'xml', 'base64'), 'import.xml');
 SELECT status FROM crm.import_1c('counterparties', decode(:'cps', 'base64'), 'counterparties.csv');
 SELECT status FROM crm.import_1c('commerceml', decode(:'agents', 'base64'), 'contragents.xml');
 SELECT status FROM crm.import_1c('settlements', decode(:'settle', 'base64'), 'settlements.csv');
+SELECT status FROM crm.import_1c('stock', decode(:'stock', 'base64'), 'stock.csv');
+SELECT status FROM crm.import_1c('orders', decode(:'orders', 'base64'), 'orders.csv');
 DO $$
 DECLARE
   d bigint;
   inv bigint;
 BEGIN
-  IF (SELECT count(*) FROM crm.migration_run WHERE status = 'loaded') <> 5 THEN
+  IF (SELECT count(*) FROM crm.migration_run WHERE status = 'loaded') <> 7 THEN
     RAISE EXCEPTION 'the fixtures did not load';
   END IF;
   d := crm.create_deal((SELECT id FROM crm.counterparty WHERE code_1c = '000000101'),

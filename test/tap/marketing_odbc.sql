@@ -9,9 +9,10 @@ SELECT plan(14);
 -- every view the issue names is there
 SELECT ok((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
             WHERE relnamespace = 'crm_1c'::regnamespace AND relkind = 'v')
-          @> ARRAY['contact', 'contact_point', 'counterparty', 'deal', 'deal_line', 'department', 'document',
-                   'document_line', 'employee', 'equipment_type', 'payment', 'product', 'settlement', 'task', 'warehouse'],
-  'R24 views for counterparties, contacts, products, tasks, deals with stage, documents, payments, settlement');
+          @> ARRAY['contact', 'contact_point', 'counterparty', 'customer_order', 'deal', 'deal_line', 'department',
+                   'document', 'document_line', 'employee', 'equipment_type', 'order_line', 'payment', 'product',
+                   'settlement', 'stock', 'task', 'warehouse'],
+  'R24 views for counterparties, contacts, products, stock by warehouse and lot, customer orders and lines, tasks, deals with stage, documents, payments, settlement');
 SELECT is((SELECT count(*) FROM pg_class WHERE relnamespace = 'crm_1c'::regnamespace AND relkind <> 'v')::int, 0,
   'R24 crm_1c holds views only');
 
@@ -64,6 +65,10 @@ SELECT crm.add_deal_line(:deal, (SELECT id FROM crm.product WHERE sku = 'TAPO-2'
 SELECT crm.create_document(:deal, 'invoice') AS invoice \gset
 SELECT crm.record_payment(:invoice, 1000, current_date, 'п/п 17');
 INSERT INTO crm.opening_balance (counterparty_id, amount, as_of) SELECT id, 500, '2024-12-31' FROM crm.counterparty WHERE inn = '7707083893';
+SELECT crm.receive_lot((SELECT id FROM crm.warehouse WHERE code = 'tapo'), (SELECT id FROM crm.product WHERE sku = 'TAPO-1'),
+                       5, 'П-01', '2031-06-01', 'month', NULL, 'import');
+SELECT crm.place_order((SELECT id FROM crm.counterparty WHERE inn = '7707083893'), (SELECT id FROM crm.warehouse WHERE code = 'tapo'),
+                       ARRAY[(SELECT id FROM crm.product WHERE sku = 'TAPO-1')], ARRAY[2::numeric]);
 
 CREATE FUNCTION pg_temp.key_problems() RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
