@@ -38,7 +38,7 @@ CREATE FUNCTION pg_temp.with_key(bic text, acc text) RETURNS text LANGUAGE sql A
   WITH d AS (SELECT right(bic, 3) || overlay(acc PLACING '0' FROM 9 FOR 1) AS s),
   sums AS (SELECT sum((substr(s, i, 1)::int * (ARRAY[7, 1, 3])[(i - 1) % 3 + 1]) % 10) AS t
              FROM d, generate_series(1, 23) i)
-  SELECT overlay(acc PLACING ((t * 7) % 10)::text FROM 9 FOR 1) FROM sums
+  SELECT overlay(acc PLACING ((t * 3) % 10)::text FROM 9 FOR 1) FROM sums
 $$;
 SELECT pg_temp.with_key('044525225', '40702810000000001234') AS acc \gset
 SELECT :'acc' AS account, crm.account_problem(:'acc', '044525225') AS valid,
@@ -66,6 +66,11 @@ RETURNING id AS lead \gset
 INSERT INTO crm.contact (id, counterparty_id, full_name) VALUES (7100001, :lead, 'Андрей Белов') RETURNING id AS contact \gset
 INSERT INTO crm.contact (id, counterparty_id, full_name) VALUES (7100002, :lead, 'Без телефона') RETURNING id AS mute \gset
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value) VALUES (:contact, :lead, 'phone', '+7 916 210-33-44');
+-- R9 R10: a deal is made only for a qualified lead
+SELECT pg_temp.try(format('SELECT crm.create_deal(%s, ''Камера'')', :lead));
+-- the lead's inquiry, qualified as genuine by its manager (intake)
+INSERT INTO crm.inquiry (channel, source, status, counterparty_id, department_id, responsible_id, genuine)
+SELECT 'phone', 'regress', 'qualified', :lead, d.id, :mgr, true FROM crm.department d WHERE d.code = 'alto';
 
 -- R10: every missing mandatory field is named; nothing is created
 SELECT pg_temp.try(format($$SELECT crm.create_deal(%s, '  ')$$, :lead));

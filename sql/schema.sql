@@ -115,11 +115,11 @@ SELECT count(*) AS points_following FROM crm.contact_point p JOIN crm.contact c 
 
 -- catalog: products and warehouses
 INSERT INTO crm.product (sku, name, gtin, equipment_type_id, made_in_house, shelf_life_days)
-  SELECT 'P-1', 'Насос ЦНС 38-44', '04600000000017', id, true, NULL FROM crm.equipment_type WHERE code = 'pumps';
+  SELECT 'P-1', 'Насос ЦНС 38-44', '04600000000015', id, true, NULL FROM crm.equipment_type WHERE code = 'pumps';
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name) VALUES ('P-1', 'Дубль')$$);
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name) VALUES (' ', 'X')$$);
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, gtin) VALUES ('P-2', 'X', '460000000001')$$);
-SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, gtin) VALUES ('P-2', 'X', '04600000000017')$$);
+SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, gtin) VALUES ('P-2', 'X', '04600000000015')$$);
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, list_price) VALUES ('P-2', 'X', -1)$$);
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, shelf_life_days) VALUES ('P-2', 'X', 0)$$);
 SELECT pg_temp.try($$INSERT INTO crm.product (sku, name, equipment_type_id) VALUES ('P-2', 'X', 9999)$$);

@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "crm.h"
+#include "fulfilment.h"
 
 PG_MODULE_MAGIC;
 
@@ -16,6 +17,8 @@ void
 _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
+	DealPrintInit();
+	FulfilmentInit();
 	IntegrationInit();
 	MarkGUCPrefixReserved("crm");
 }

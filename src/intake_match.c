@@ -1,0 +1,790 @@
+/*
+ * intake_match.c
+ *	  Matching a request against every contact point and what follows from it
+ *	  (R6, R7): a known counterparty gets the interaction in its history and
+ *	  its responsible employee is told; an unknown sender becomes a lead with
+ *	  a contact, contact points and an inquiry, and the head of sales is
+ *	  told; keys of two counterparties make a conflict for triage (no merge);
+ *	  a caller without a number makes an anonymous inquiry.
+ *
+ * Concurrency.  Two requests of the same unknown person at the same moment
+ * must make one lead.  Every request first takes transaction-level advisory
+ * locks: one on its dedup key (the call's linkedid, the Message-ID ...), then
+ * one per matching key (E.164 phone, canonical e-mail), in the order of the
+ * lock tags, so two requests sharing keys never wait for each other in a
+ * cycle.  The second waits until the first commits; at READ COMMITTED its
+ * next statement sees the new lead and appends to it.  At REPEATABLE READ
+ * and SERIALIZABLE its snapshot is older than the lead: the lookups are then
+ * repeated with a current snapshot, and when they see what the transaction
+ * cannot, the request fails with 40001 (serialization_failure) before it has
+ * changed anything -- the caller retries the transaction, which then finds
+ * the lead.  The unique index on contact_point.normalized stays the last
+ * guard: a contact point added concurrently by hand (without the locks)
+ * also ends in 40001 here rather than in a duplicate.
+ *
+ * Every statement is a saved plan (SPI_prepare + SPI_keepplan), with
+ * parameters; the paths write with one statement each (data-modifying CTEs).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+
+#include "intake.h"
+
+/* ---- the saved plans -------------------------------------------------- */
+
+/* columns of crm.interaction every path writes, and their parameters */
+#define IX_COLS "channel, source, direction, occurred_at, dedup_key, party, subject, body, employee_id, " \
+	"caller, called, answered_at, ended_at, duration, billsec, disposition, recording"
+#define IX_VALS "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17"
+#define IX_NPARAMS 18			/* $18 is the description for notifications */
+
+/* is the key k.key one of the company's own numbers or addresses? */
+#define OWN_KEY(k) \
+	"(CASE WHEN " k " LIKE '+%' THEN " \
+	"   EXISTS (SELECT FROM crm.own_phone o WHERE o.normalized = " k ")" \
+	"   OR EXISTS (SELECT FROM crm.employee e WHERE crm.normalize_phone(e.phone) = " k ")" \
+	" ELSE EXISTS (SELECT FROM crm.own_domain d WHERE d.domain = pg_catalog.split_part(" k ", '@', 2))" \
+	"   OR EXISTS (SELECT FROM crm.employee e WHERE crm.normalize_email(e.email) = " k ") END)"
+
+typedef enum PlanId
+{
+	P_EXIST,
+	P_MATCH,
+	P_KNOWN,
+	P_NEW,
+	P_ANON,
+	P_ADD_POINTS,
+	P_FUTURE,
+	P_MAX_BYTES,
+	P_CALL_HEAD,
+	P_CALL_UPDATE,
+	P_OWN,
+	P_COUNT
+} PlanId;
+
+typedef struct PlanDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			types[32];
+} PlanDef;
+
+#define IX_TYPES TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, \
+	TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID
+
+static const PlanDef plan_defs[P_COUNT] = {
+	[P_EXIST] = {
+		"SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1",
+		1, {TEXTOID}
+	},
+	[P_MATCH] = {
+		"SELECT k.key, " OWN_KEY("k.key") " AS own, cp.counterparty_id, cp.contact_id"
+		"  FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS k(key, n)"
+		"  LEFT JOIN crm.contact_point cp ON cp.normalized = k.key"
+		" ORDER BY k.n",
+		1, {TEXTARRAYOID}
+	},
+	/* a known counterparty (or none): the interaction, and who is told */
+	[P_KNOWN] = {
+		"WITH ix AS ("
+		"  INSERT INTO crm.interaction (" IX_COLS ", counterparty_id, contact_id)"
+		"  VALUES (" IX_VALS ", $19, $20) RETURNING id)"
+		", nt AS ("
+		"  INSERT INTO crm.notification (recipient_id, kind, message, payload, counterparty_id)"
+		"  SELECT r, 'counterparty_request',"
+		"         pg_catalog.format('Новое обращение: «%s» — %s', c.name, $18),"
+		"         pg_catalog.jsonb_build_object('interaction', ix.id, 'channel', $1), c.id"
+		"    FROM ix, crm.counterparty c, crm.intake_counterparty_recipients(c.id) r"
+		"   WHERE $21 AND c.id = $19 AND r IS DISTINCT FROM $9)"
+		"SELECT id FROM ix",
+		21, {IX_TYPES, INT8OID, INT8OID, BOOLOID}
+	},
+	/* an unknown sender: lead, contact, contact points, inquiry, interaction */
+	[P_NEW] = {
+		"WITH ids AS MATERIALIZED ("
+		"  SELECT pg_catalog.nextval('crm.counterparty_id_seq'::pg_catalog.regclass) AS cp,"
+		"         pg_catalog.nextval('crm.contact_id_seq'::pg_catalog.regclass) AS ct,"
+		"         pg_catalog.nextval('crm.inquiry_id_seq'::pg_catalog.regclass) AS iq)"
+		", cp AS ("
+		"  INSERT INTO crm.counterparty (id, kind, name, source_inquiry_id)"
+		"  SELECT ids.cp, 'lead', $19, ids.iq FROM ids)"
+		", ct AS ("
+		"  INSERT INTO crm.contact (id, counterparty_id, full_name)"
+		"  SELECT ids.ct, ids.cp, $20 FROM ids)"
+		", pt AS ("
+		"  INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value, is_primary)"
+		"  SELECT ids.ct, ids.cp, k.kind, k.value, k.n = 1"
+		"    FROM ids, ROWS FROM (pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[])) WITH ORDINALITY AS k(value, kind, n)"
+		"  ON CONFLICT (normalized) DO NOTHING RETURNING 1)"
+		", iq AS ("
+		"  INSERT INTO crm.inquiry (id, channel, source, counterparty_id, contact_id, contact_name, company,"
+		"                           phones, emails, request, details)"
+		"  SELECT ids.iq, $1, $2, ids.cp, ids.ct, $20, $23, $24, $25, $26, COALESCE($27, '{}') FROM ids)"
+		", ix AS ("
+		"  INSERT INTO crm.interaction (" IX_COLS ", counterparty_id, contact_id, inquiry_id)"
+		"  SELECT " IX_VALS ", ids.cp, ids.ct, ids.iq FROM ids RETURNING id)"
+		", nt AS ("
+		"  INSERT INTO crm.notification (recipient_id, kind, message, payload, counterparty_id)"
+		"  SELECT r, 'new_lead', pg_catalog.format('Новый лид «%s» — %s', $19, $18),"
+		"         pg_catalog.jsonb_build_object('inquiry', ids.iq, 'interaction', ix.id, 'channel', $1), ids.cp"
+		"    FROM ids, ix, crm.intake_lead_recipients() r"
+		"   WHERE r IS DISTINCT FROM $9)"
+		"SELECT ix.id, ids.cp, ids.iq, (SELECT pg_catalog.count(*) FROM pt) FROM ids, ix",
+		27, {IX_TYPES, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTOID, JSONBOID}
+	},
+	/* no usable contact, or contacts of different counterparties: triage */
+	[P_ANON] = {
+		"WITH iq AS ("
+		"  INSERT INTO crm.inquiry (channel, source, anonymous, conflict, conflict_counterparty_ids,"
+		"                           contact_name, company, phones, emails, request, details)"
+		"  VALUES ($1, $2, $19, $20, $21, $22, $23, $24, $25, $26, COALESCE($27, '{}')) RETURNING id)"
+		", ix AS ("
+		"  INSERT INTO crm.interaction (" IX_COLS ", inquiry_id)"
+		"  SELECT " IX_VALS ", iq.id FROM iq RETURNING id)"
+		", nt AS ("
+		"  INSERT INTO crm.notification (recipient_id, kind, message, payload)"
+		"  SELECT r, 'inquiry_conflict',"
+		"         pg_catalog.format('Обращение №%s: телефон и e-mail принадлежат разным контрагентам — %s',"
+		"                           iq.id, $18),"
+		"         pg_catalog.jsonb_build_object('inquiry', iq.id, 'interaction', ix.id, 'channel', $1,"
+		"                                       'counterparties', $21)"
+		"    FROM iq, ix, crm.intake_lead_recipients() r"
+		"   WHERE $20 AND r IS DISTINCT FROM $9)"
+		"SELECT ix.id, iq.id FROM iq, ix",
+		27, {IX_TYPES, BOOLOID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTOID, JSONBOID}
+	},
+	/* a call: known already? are its numbers the company's own? */
+	[P_CALL_HEAD] = {
+		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1),"
+		"  ($2 IS NOT NULL AND " OWN_KEY("$2") ")"
+		"  OR ($3 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
+		"                                  WHERE $3 BETWEEN x.first_number AND x.last_number)),"
+		"  ($4 IS NOT NULL AND " OWN_KEY("$4") ")"
+		"  OR ($5 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
+		"                                  WHERE $5 BETWEEN x.first_number AND x.last_number))",
+		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}
+	},
+	/* a call polled again: what is new about it (no dead row when nothing is) */
+	[P_CALL_UPDATE] = {
+		"UPDATE crm.interaction i SET answered_at = COALESCE($2, i.answered_at),"
+		"       ended_at = COALESCE($3, i.ended_at), duration = COALESCE($4, i.duration),"
+		"       billsec = COALESCE($5, i.billsec), disposition = COALESCE($6, i.disposition),"
+		"       recording = COALESCE($7, i.recording)"
+		" WHERE i.id = $1"
+		"   AND (i.answered_at, i.ended_at, i.duration, i.billsec, i.disposition, i.recording)"
+		"       IS DISTINCT FROM (COALESCE($2, i.answered_at), COALESCE($3, i.ended_at),"
+		"                         COALESCE($4, i.duration), COALESCE($5, i.billsec),"
+		"                         COALESCE($6, i.disposition), COALESCE($7, i.recording))",
+		7, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID}
+	},
+	[P_OWN] = {
+		"SELECT " OWN_KEY("k.key") " FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS k(key, n) ORDER BY k.n",
+		1, {TEXTARRAYOID}
+	},
+	/* a known contact's new phone or address joins its contact points */
+	[P_ADD_POINTS] = {
+		"INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)"
+		"SELECT $1, $2, k.kind, k.value FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[])) AS k(value, kind)"
+		"ON CONFLICT (normalized) DO NOTHING",
+		4, {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID}
+	},
+	[P_FUTURE] = {
+		"SELECT $1 > pg_catalog.clock_timestamp()"
+		"          + COALESCE((SELECT s.max_clock_skew FROM crm.intake_settings s), interval '1 hour')",
+		1, {TIMESTAMPTZOID}
+	},
+	[P_MAX_BYTES] = {
+		"SELECT COALESCE((SELECT s.max_message_bytes FROM crm.intake_settings s), 52428800)",
+		0, {InvalidOid}
+	},
+};
+
+static SPIPlanPtr plans[P_COUNT];
+
+/* a saved plan, prepared once per backend in *slot (SPI must be connected) */
+SPIPlanPtr
+IntakeSavedPlan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, (Oid *) types);
+
+		if (p == NULL)
+			elog(ERROR, "crm intake: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "crm intake: SPI_keepplan failed");
+		*slot = p;
+	}
+	return *slot;
+}
+
+void
+IntakeExec(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long tcount)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, tcount);
+
+	if (rc < 0)
+		elog(ERROR, "crm intake: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+}
+
+static SPIPlanPtr
+get_plan(PlanId id)
+{
+	return IntakeSavedPlan(&plans[id], plan_defs[id].sql, plan_defs[id].nargs, plan_defs[id].types);
+}
+
+static void
+exec_plan(PlanId id, Datum *values, const char *nulls, bool read_only, long tcount)
+{
+	IntakeExec(get_plan(id), values, nulls, read_only, tcount);
+}
+
+/* the same with the latest snapshot (the REPEATABLE READ cross-check) */
+static void
+exec_plan_latest(PlanId id, Datum *values, const char *nulls)
+{
+	int			rc = SPI_execute_snapshot(get_plan(id), values, nulls, GetLatestSnapshot(),
+										  InvalidSnapshot, true, false, 0);
+
+	if (rc < 0)
+		elog(ERROR, "crm intake: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+}
+
+static Datum text_or_null(const char *s, char *null);
+static Datum text_array(const char *const *items, int n);
+
+static int64
+int8_at(int row, int col, bool *isnull)
+{
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull));
+}
+
+static void
+serialization_failure(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not serialize intake of the request: a concurrent transaction registered %s", what),
+			 errdetail("The transaction's snapshot is older than that change."),
+			 errhint("Retry the transaction: it will find what the other one registered.")));
+}
+
+/* ---- helpers for callers ----------------------------------------------- */
+
+void
+IntakeRequestInit(IntakeRequest *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->direction = "in";
+}
+
+/* adds a matching key once; false when it is already there or there is no room */
+bool
+IntakeAddKey(IntakeRequest *r, char kind, const char *value, const char *key)
+{
+	int			i;
+
+	if (key == NULL || key[0] == '\0')
+		return false;
+	for (i = 0; i < r->nkeys; i++)
+		if (strcmp(r->key[i], key) == 0)
+			return false;
+	if (r->nkeys >= INTAKE_MAX_KEYS)
+		return false;
+	r->kind[r->nkeys] = kind;
+	r->value[r->nkeys] = pstrdup(value ? value : key);
+	r->key[r->nkeys] = pstrdup(key);
+	r->nkeys++;
+	return true;
+}
+
+static uint32
+key_hash(const char *key)
+{
+	return hash_bytes((const unsigned char *) key, (int) strlen(key));
+}
+
+static void
+lock_hash(uint32 space, uint32 h)
+{
+	LOCKTAG		tag;
+
+	/* as pg_advisory_xact_lock(int4, int4): visible in pg_locks */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, space, h, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+void
+IntakeLockKey(uint32 space, const char *key)
+{
+	lock_hash(space, key_hash(key));
+}
+
+static int
+cmp_uint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a,
+				y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The interaction of a dedup key, or 0; at REPEATABLE READ cross-checked. */
+int64
+IntakeFindExisting(const char *dedup_key)
+{
+	Datum		v[1] = {CStringGetTextDatum(dedup_key)};
+	bool		isnull;
+
+	exec_plan(P_EXIST, v, NULL, false, 1);
+	if (SPI_processed > 0)
+		return int8_at(0, 1, &isnull);
+	if (IsolationUsesXactSnapshot())
+	{
+		exec_plan_latest(P_EXIST, v, NULL);
+		if (SPI_processed > 0)
+			serialization_failure("the same call or message");
+	}
+	return 0;
+}
+
+bool
+IntakeIsFuture(TimestampTz ts)
+{
+	Datum		v[1] = {TimestampTzGetDatum(ts)};
+	bool		isnull;
+
+	exec_plan(P_FUTURE, v, NULL, true, 1);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void
+IntakeCheckFuture(TimestampTz ts, const char *what)
+{
+	if (IntakeIsFuture(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s lies in the future", what),
+				 errdetail("%s is later than now plus crm.intake_settings.max_clock_skew.",
+						   timestamptz_to_str(ts)),
+				 errhint("Check the clock of the system that sent it.")));
+}
+
+int32
+IntakeMaxMessageBytes(void)
+{
+	bool		isnull;
+
+	exec_plan(P_MAX_BYTES, NULL, NULL, true, 1);
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * A call's first look: its interaction if the linkedid is known (0 if not;
+ * at REPEATABLE READ cross-checked), and whether caller and called are the
+ * company's own (numbers, employees' phones, internal extensions).
+ */
+int64
+IntakeCallHead(const char *dedup_key, const char *caller_key, long caller_ext,
+			   const char *called_key, long called_ext, bool *caller_own, bool *called_own)
+{
+	Datum		v[5];
+	char		n[6] = "     ";
+	bool		isnull;
+	int64		id;
+
+	v[0] = CStringGetTextDatum(dedup_key);
+	v[1] = text_or_null(caller_key, &n[1]);
+	v[2] = Int32GetDatum((int32) caller_ext);
+	n[2] = caller_ext >= 0 ? ' ' : 'n';
+	v[3] = text_or_null(called_key, &n[3]);
+	v[4] = Int32GetDatum((int32) called_ext);
+	n[4] = called_ext >= 0 ? ' ' : 'n';
+	exec_plan(P_CALL_HEAD, v, n, false, 1);
+	id = int8_at(0, 1, &isnull);
+	if (isnull)
+		id = 0;
+	*caller_own = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) && !isnull;
+	*called_own = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) && !isnull;
+	if (id == 0 && IsolationUsesXactSnapshot())
+	{
+		exec_plan_latest(P_EXIST, v, NULL);
+		if (SPI_processed > 0)
+			serialization_failure("the same call");
+	}
+	return id;
+}
+
+void
+IntakeCallUpdate(int64 id, const IntakeRequest *r)
+{
+	Datum		v[7];
+	char		n[8];
+
+	v[0] = Int64GetDatum(id);
+	n[0] = ' ';
+	v[1] = TimestampTzGetDatum(r->answered_at);
+	n[1] = r->has_answered ? ' ' : 'n';
+	v[2] = TimestampTzGetDatum(r->ended_at);
+	n[2] = r->has_ended ? ' ' : 'n';
+	v[3] = Int32GetDatum(r->duration);
+	n[3] = r->has_duration ? ' ' : 'n';
+	v[4] = Int32GetDatum(r->billsec);
+	n[4] = r->has_billsec ? ' ' : 'n';
+	v[5] = text_or_null(r->disposition, &n[5]);
+	v[6] = text_or_null(r->recording, &n[6]);
+	n[7] = '\0';
+	exec_plan(P_CALL_UPDATE, v, n, false, 0);
+}
+
+/* which keys of a request are the company's own (for crm.parse_email) */
+void
+IntakeOwnKeys(const IntakeRequest *r, bool *own)
+{
+	Datum		v[1];
+	int			i;
+
+	if (r->nkeys == 0)
+		return;
+	v[0] = text_array(r->key, r->nkeys);
+	exec_plan(P_OWN, v, NULL, true, 0);
+	for (i = 0; i < (int) SPI_processed && i < r->nkeys; i++)
+	{
+		bool		isnull;
+
+		own[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
+/* ---- the paths ------------------------------------------------------------- */
+
+static Datum
+text_or_null(const char *s, char *null)
+{
+	*null = (s == NULL) ? 'n' : ' ';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+static Datum
+text_array(const char *const *items, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(items[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* $1..$18: the interaction's columns and the description */
+static void
+interaction_params(const IntakeRequest *r, const char *direction, Datum *v, char *n)
+{
+	v[0] = text_or_null(r->channel, &n[0]);
+	v[1] = text_or_null(r->source, &n[1]);
+	v[2] = text_or_null(direction, &n[2]);
+	v[3] = TimestampTzGetDatum(r->occurred_at);
+	n[3] = ' ';
+	v[4] = text_or_null(r->dedup_key, &n[4]);
+	v[5] = text_or_null(r->party, &n[5]);
+	v[6] = text_or_null(r->subject, &n[6]);
+	v[7] = text_or_null(r->body, &n[7]);
+	v[8] = Int32GetDatum(r->employee_id);
+	n[8] = r->employee_id > 0 ? ' ' : 'n';
+	v[9] = text_or_null(r->caller, &n[9]);
+	v[10] = text_or_null(r->called, &n[10]);
+	v[11] = TimestampTzGetDatum(r->answered_at);
+	n[11] = r->has_answered ? ' ' : 'n';
+	v[12] = TimestampTzGetDatum(r->ended_at);
+	n[12] = r->has_ended ? ' ' : 'n';
+	v[13] = Int32GetDatum(r->duration);
+	n[13] = r->has_duration ? ' ' : 'n';
+	v[14] = Int32GetDatum(r->billsec);
+	n[14] = r->has_billsec ? ' ' : 'n';
+	v[15] = text_or_null(r->disposition, &n[15]);
+	v[16] = text_or_null(r->recording, &n[16]);
+	v[17] = text_or_null(r->describe ? r->describe : r->channel, &n[17]);
+}
+
+static int64
+record_known(const IntakeRequest *r, const char *direction, int64 counterparty, int64 contact, bool notify)
+{
+	Datum		v[21];
+	char		n[22];
+	bool		isnull;
+
+	interaction_params(r, direction, v, n);
+	v[18] = Int64GetDatum(counterparty);
+	n[18] = counterparty > 0 ? ' ' : 'n';
+	v[19] = Int64GetDatum(contact);
+	n[19] = contact > 0 ? ' ' : 'n';
+	v[20] = BoolGetDatum(notify && counterparty > 0);
+	n[20] = ' ';
+	n[21] = '\0';
+	exec_plan(P_KNOWN, v, n, false, 0);
+	return int8_at(0, 1, &isnull);
+}
+
+/* keys of one kind ('p' or 'e') among those not owned by the company */
+static Datum
+keys_of_kind(const IntakeRequest *r, const bool *own, char kind)
+{
+	const char *items[INTAKE_MAX_KEYS];
+	int			i,
+				k = 0;
+
+	for (i = 0; i < r->nkeys; i++)
+		if (!own[i] && r->kind[i] == kind)
+			items[k++] = r->key[i];
+	return text_array(items, k);
+}
+
+/* $23..$27 of P_NEW and P_ANON: company, phones, emails, request, details */
+static void
+inquiry_params(const IntakeRequest *r, const bool *own, Datum *v, char *n)
+{
+	v[0] = text_or_null(r->company, &n[0]);
+	v[1] = keys_of_kind(r, own, 'p');
+	n[1] = ' ';
+	v[2] = keys_of_kind(r, own, 'e');
+	n[2] = ' ';
+	v[3] = text_or_null(r->request, &n[3]);
+	if (r->details != NULL)
+	{
+		v[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(r->details));
+		n[4] = ' ';
+	}
+	else
+	{
+		v[4] = (Datum) 0;
+		n[4] = 'n';
+	}
+}
+
+static int64
+record_new_lead(const IntakeRequest *r, const bool *own)
+{
+	Datum		v[27];
+	char		n[28];
+	const char *values[INTAKE_MAX_KEYS];
+	const char *kinds[INTAKE_MAX_KEYS];
+	int			i,
+				k = 0;
+	const char *name;
+	bool		isnull;
+	int64		inserted;
+
+	for (i = 0; i < r->nkeys; i++)
+		if (!own[i])
+		{
+			values[k] = r->value[i];
+			kinds[k] = r->kind[i] == 'p' ? "phone" : "email";
+			k++;
+		}
+	/* the lead is called by what the first contact gave: company, name, key */
+	name = r->company ? r->company : r->contact_name ? r->contact_name : values[0];
+
+	interaction_params(r, "in", v, n);
+	v[18] = CStringGetTextDatum(name);
+	n[18] = ' ';
+	v[19] = text_or_null(r->contact_name, &n[19]);
+	v[20] = text_array(values, k);
+	n[20] = ' ';
+	v[21] = text_array(kinds, k);
+	n[21] = ' ';
+	inquiry_params(r, own, v + 22, n + 22);
+	n[27] = '\0';
+	exec_plan(P_NEW, v, n, false, 0);
+	inserted = int8_at(0, 4, &isnull);
+	if (inserted != k)
+		serialization_failure("a contact point of this request");
+	return int8_at(0, 1, &isnull);
+}
+
+static int64
+record_for_triage(const IntakeRequest *r, const bool *own, bool conflict, const int64 *cps, int ncp)
+{
+	Datum		v[27];
+	char		n[28];
+	Datum		ids[INTAKE_MAX_KEYS];
+	int			i;
+	bool		isnull;
+
+	interaction_params(r, "in", v, n);
+	v[18] = BoolGetDatum(!conflict);
+	n[18] = ' ';
+	v[19] = BoolGetDatum(conflict);
+	n[19] = ' ';
+	if (conflict)
+	{
+		for (i = 0; i < ncp; i++)
+			ids[i] = Int64GetDatum(cps[i]);
+		v[20] = PointerGetDatum(construct_array(ids, ncp, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		n[20] = ' ';
+	}
+	else
+	{
+		v[20] = (Datum) 0;
+		n[20] = 'n';
+	}
+	v[21] = text_or_null(r->contact_name, &n[21]);
+	inquiry_params(r, own, v + 22, n + 22);
+	n[27] = '\0';
+	exec_plan(P_ANON, v, n, false, 0);
+	return int8_at(0, 1, &isnull);
+}
+
+static void
+add_points(const IntakeRequest *r, const bool *own, const bool *matched, int64 counterparty, int64 contact)
+{
+	const char *values[INTAKE_MAX_KEYS];
+	const char *kinds[INTAKE_MAX_KEYS];
+	int			i,
+				k = 0;
+	Datum		v[4];
+
+	for (i = 0; i < r->nkeys; i++)
+		if (!own[i] && !matched[i])
+		{
+			values[k] = r->value[i];
+			kinds[k] = r->kind[i] == 'p' ? "phone" : "email";
+			k++;
+		}
+	if (k == 0)
+		return;
+	v[0] = Int64GetDatum(contact);
+	v[1] = Int64GetDatum(counterparty);
+	v[2] = text_array(values, k);
+	v[3] = text_array(kinds, k);
+	exec_plan(P_ADD_POINTS, v, NULL, false, 0);
+}
+
+/*
+ * Records a request whose dedup key the caller has locked and found new:
+ * locks its keys, matches them, and takes the path that follows.  Returns
+ * the interaction id.
+ */
+int64
+IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome)
+{
+	uint32		hashes[INTAKE_MAX_KEYS];
+	bool		own[INTAKE_MAX_KEYS] = {0};
+	bool		matched[INTAKE_MAX_KEYS] = {0};
+	int64		cp_of[INTAKE_MAX_KEYS] = {0};
+	int64		ct_of[INTAKE_MAX_KEYS] = {0};
+	int64		cps[INTAKE_MAX_KEYS];
+	int			ncp = 0,
+				nown = 0,
+				first = -1;
+	int			i,
+				j;
+	bool		incoming = strcmp(r->direction, "in") == 0;
+
+	/* locks on every key, in the order of their tags: no deadlock between us */
+	for (i = 0; i < r->nkeys; i++)
+		hashes[i] = key_hash(r->key[i]);
+	qsort(hashes, r->nkeys, sizeof(uint32), cmp_uint32);
+	for (i = 0; i < r->nkeys; i++)
+		if (i == 0 || hashes[i] != hashes[i - 1])
+			lock_hash(INTAKE_LOCK_CONTACT, hashes[i]);
+
+	if (r->nkeys > 0)
+	{
+		Datum		v[1] = {text_array(r->key, r->nkeys)};
+		int			nmatched = 0;
+
+		exec_plan(P_MATCH, v, NULL, false, 0);
+		for (i = 0; i < (int) SPI_processed && i < r->nkeys; i++)
+		{
+			bool		isnull;
+
+			own[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			cp_of[i] = int8_at(i, 3, &isnull);
+			if (!isnull)
+			{
+				matched[i] = true;
+				ct_of[i] = int8_at(i, 4, &isnull);
+				nmatched++;
+			}
+		}
+		if (IsolationUsesXactSnapshot())
+		{
+			int			latest = 0;
+
+			exec_plan_latest(P_MATCH, v, NULL);
+			for (i = 0; i < (int) SPI_processed; i++)
+			{
+				bool		isnull;
+
+				(void) int8_at(i, 3, &isnull);
+				if (!isnull)
+					latest++;
+			}
+			if (latest != nmatched)
+				serialization_failure("a contact with the same phone or e-mail");
+		}
+		for (i = 0; i < r->nkeys; i++)
+		{
+			if (own[i])
+			{
+				nown++;
+				continue;
+			}
+			if (!matched[i])
+				continue;
+			if (first < 0)
+				first = i;
+			for (j = 0; j < ncp; j++)
+				if (cps[j] == cp_of[i])
+					break;
+			if (j == ncp)
+				cps[ncp++] = cp_of[i];
+		}
+	}
+
+	if (!incoming)
+	{
+		/* outgoing and internal: recorded, never a lead */
+		*outcome = INTAKE_PLAIN;
+		return record_known(r, r->direction, ncp == 1 ? cps[0] : 0, ncp == 1 ? ct_of[first] : 0, false);
+	}
+	if (r->nkeys > 0 && nown == r->nkeys)
+	{
+		/* only the company's own numbers or addresses: internal */
+		*outcome = INTAKE_PLAIN;
+		return record_known(r, "internal", 0, 0, false);
+	}
+	if (r->nkeys == 0)
+	{
+		*outcome = INTAKE_ANONYMOUS;
+		return record_for_triage(r, own, false, NULL, 0);
+	}
+	if (ncp == 0)
+	{
+		*outcome = INTAKE_NEW_LEAD;
+		return record_new_lead(r, own);
+	}
+	if (ncp == 1)
+	{
+		int64		id;
+
+		*outcome = INTAKE_KNOWN;
+		id = record_known(r, "in", cps[0], ct_of[first], true);
+		add_points(r, own, matched, cps[0], ct_of[first]);
+		return id;
+	}
+	*outcome = INTAKE_CONFLICT;
+	return record_for_triage(r, own, true, cps, ncp);
+}
