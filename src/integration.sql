@@ -106,7 +106,7 @@ CREATE TABLE crm.integration_run (
   peer         text NOT NULL CHECK (peer IN ('miko', 'mailbox', 'mailchimp')),
   pid          integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
   run_by       name NOT NULL DEFAULT SESSION_USER,
-  started_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  started_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   finished_at  timestamptz,
   outcome      text NOT NULL DEFAULT 'running'
                CHECK (outcome IN ('running', 'ok', 'error', 'cancelled', 'skipped', 'abandoned')),
@@ -483,7 +483,7 @@ BEGIN
   END IF;
   IF reason IS NOT NULL THEN
     INSERT INTO crm.integration_run (peer, finished_at, outcome, error)
-    VALUES (p, now(), 'skipped', reason);
+    VALUES (p, clock_timestamp(), 'skipped', reason);
     RETURN;
   END IF;
   INSERT INTO crm.integration_run (peer) VALUES (p) RETURNING id INTO run_id;

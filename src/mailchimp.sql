@@ -17,9 +17,7 @@ SELECT cp.normalized AS email,
        k.id AS counterparty_id,
        k.kind,
        k.name AS company,
-       NULLIF(pg_catalog.split_part(pg_catalog.btrim(c.full_name), ' ', 1), '') AS first_name,
-       NULLIF(pg_catalog.btrim(pg_catalog.substr(pg_catalog.btrim(c.full_name),
-              pg_catalog.length(pg_catalog.split_part(pg_catalog.btrim(c.full_name), ' ', 1)) + 1)), '') AS last_name
+       c.full_name
   FROM crm.contact_point cp
   JOIN crm.contact c ON c.id = cp.contact_id
   JOIN crm.counterparty k ON k.id = cp.counterparty_id
@@ -159,7 +157,8 @@ GRANT EXECUTE ON FUNCTION crm.mailchimp_resync() TO crm_admin, crm_marketing;
 -- the member is computed from the contact as it is now: subscribed with its
 -- name and a tag for the counterparty's kind, or unsubscribed if crm had
 -- subscribed it and it left the audience; an address that needs nothing is
--- marked skipped.  Returns no row when there is nothing to send.
+-- marked skipped.  Returns no row when there is nothing to send.  First and
+-- last name come from crm.person_name (marketing, src/segment.sql).
 CREATE FUNCTION crm.mailchimp_claim(run bigint, batch_size integer)
 RETURNS TABLE (batch_id bigint, list_id text, idempotency_key text, body text, extra text, members integer,
                attempts integer)
@@ -223,12 +222,13 @@ BEGIN
       FROM crm.outbox o
       LEFT JOIN crm.mailchimp_audience a ON a.email = o.subject
       LEFT JOIN crm.mailchimp_member m ON m.list_id = list AND m.email = o.subject
+      LEFT JOIN LATERAL crm.person_name(a.full_name) pn ON true
       CROSS JOIN LATERAL (
         SELECT CASE
           WHEN a.email IS NOT NULL THEN
             jsonb_build_object('email_address', a.email, 'status', 'subscribed',
                                'merge_fields', jsonb_strip_nulls(jsonb_build_object(
-                                 'FNAME', COALESCE(a.first_name, ''), 'LNAME', COALESCE(a.last_name, ''))
+                                 'FNAME', COALESCE(pn.first_name, ''), 'LNAME', COALESCE(pn.last_name, ''))
                                  || CASE WHEN company_field <> '' THEN jsonb_build_object(company_field, a.company)
                                          ELSE '{}' END),
                                'tags', jsonb_build_array(a.kind))
