@@ -32,7 +32,7 @@ INSERT INTO crm.integration_option (peer, name, kind, required, default_value, m
   ('miko', 'timezone', 'timezone', false, NULL, NULL, NULL, NULL, 'time zone of the PBX''s call times (default: the server''s TimeZone)'),
   ('miko', 'page_size', 'integer', false, '1000', 1, 1000, NULL, 'CDR rows per request (limit, at most 1000)'),
   ('miko', 'max_pages', 'integer', false, '200', 1, 100000, NULL, 'pages read per run at most; the rest waits for the next run'),
-  ('miko', 'overlap_minutes', 'integer', false, '60', 0, 10080, NULL, 'each poll re-reads this much before the watermark, so legs that arrive late join their call'),
+  ('miko', 'overlap_minutes', 'integer', false, '180', 0, 10080, NULL, 'each poll re-reads this much before the watermark (the latest call start seen), so that legs that arrive late join their call; longer than the longest call'),
   ('miko', 'initial_days', 'integer', false, '1', 0, 365, NULL, 'how far back the first poll reaches'),
   ('miko', 'lease_seconds', 'integer', false, '120', 2, 86400, NULL, 'a run holds the peer this long between steps; a killed run''s work is taken over after it'),
   ('miko', 'backoff_base_seconds', 'integer', false, '60', 1, 86400, NULL, 'first retry delay after a failure; doubles with each failure (with jitter)'),
@@ -797,7 +797,9 @@ GRANT EXECUTE ON FUNCTION crm.schedule_jobs(name) TO crm_admin;
 
 -- The runs of crm's jobs: each pg_cron run of a "crm:" job (its status and
 -- message) with the run log row the procedure wrote in it (outcome, what it
--- did, its error), and the runs started by hand.
+-- did, its error), and the runs started by hand.  A run log row belongs to
+-- the pg_cron run of the same backend (job_pid) at about the same time
+-- (pg_cron's launcher may note the start after the worker began).
 CREATE FUNCTION crm.job_runs(since timestamptz DEFAULT pg_catalog.now() - interval '7 days')
 RETURNS TABLE (job text, source text, cron_runid bigint, started_at timestamptz, finished_at timestamptz,
                cron_status text, cron_message text, run_id bigint, peer text, outcome text,
@@ -814,9 +816,10 @@ BEGIN
         SELECT cr.*, r.id AS rid
           FROM cr LEFT JOIN LATERAL (
                 SELECT ir.id FROM crm.integration_run ir
-                 WHERE ir.pid = cr.job_pid AND ir.started_at >= cr.start_time - interval '1 second'
-                   AND (cr.end_time IS NULL OR ir.started_at <= cr.end_time)
-                 ORDER BY ir.id LIMIT 1) r ON true
+                 WHERE ir.pid = cr.job_pid
+                   AND ir.started_at BETWEEN cr.start_time - interval '1 minute'
+                                         AND COALESCE(cr.end_time, pg_catalog.now()) + interval '1 second'
+                 ORDER BY abs(extract(epoch FROM ir.started_at - cr.start_time)), ir.id LIMIT 1) r ON true
       )
       SELECT m.job, 'pg_cron'::text, m.runid, m.start_time, m.end_time, m.status, m.return_message,
              r.id, r.peer, r.outcome, r.sqlstate, r.error, r.detail
