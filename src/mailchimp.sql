@@ -212,8 +212,10 @@ BEGIN
       RETURN;
     END IF;
 
-    CREATE TEMP TABLE IF NOT EXISTS mailchimp_claim_work (
-      id bigint, email text, member jsonb, member_hash text, removal text[]) ON COMMIT DROP;
+    IF to_regclass('pg_temp.mailchimp_claim_work') IS NULL THEN
+      CREATE TEMP TABLE mailchimp_claim_work (
+        id bigint, email text, member jsonb, member_hash text, removal text[]) ON COMMIT DROP;
+    END IF;
     TRUNCATE mailchimp_claim_work;
     INSERT INTO mailchimp_claim_work
     SELECT o.id, o.subject, w.member, md5(o.subject),
@@ -294,8 +296,10 @@ BEGIN
     RETURN NULL;          -- recorded already (by a run that took it over)
   END IF;
   list := b.request ->> 'list_id';
-  CREATE TEMP TABLE IF NOT EXISTS mailchimp_record_work (
-    email text, member jsonb, error text, code text, field text) ON COMMIT DROP;
+  IF to_regclass('pg_temp.mailchimp_record_work') IS NULL THEN
+    CREATE TEMP TABLE mailchimp_record_work (
+      email text, member jsonb, error text, code text, field text) ON COMMIT DROP;
+  END IF;
   TRUNCATE mailchimp_record_work;
   INSERT INTO mailchimp_record_work
   SELECT lower(mem ->> 'email_address'), mem, e.error, e.code, e.field
