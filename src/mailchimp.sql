@@ -169,6 +169,7 @@ DECLARE
   company_field text := COALESCE((SELECT s.value FROM crm.integration_setting s
                                    WHERE s.peer = 'mailchimp' AND s.name = 'company_field'), '');
   lease interval := make_interval(secs => crm.integration_int('mailchimp', 'lease_seconds'));
+  keep_days integer := crm.integration_int('jobs', 'run_log_days');
   picked bigint[];
   member_list jsonb;
   removals jsonb;
@@ -181,13 +182,11 @@ BEGIN
     RAISE EXCEPTION 'batch size % is out of range', batch_size
       USING ERRCODE = 'invalid_parameter_value', DETAIL = 'MailChimp takes 1 to 500 members per batch.';
   END IF;
-  -- keep the outbox short: what was sent long ago goes
+  -- keep the outbox short: what was sent long ago goes (with its items)
   DELETE FROM crm.outbox_batch ob
-   WHERE ob.peer = 'mailchimp' AND ob.state = 'sent'
-     AND ob.created_at < now() - make_interval(days => crm.integration_int('jobs', 'run_log_days'));
+   WHERE ob.peer = 'mailchimp' AND ob.state = 'sent' AND ob.created_at < now() - make_interval(days => keep_days);
   DELETE FROM crm.outbox o
-   WHERE o.peer = 'mailchimp' AND o.state = 'skipped'
-     AND o.done_at < now() - make_interval(days => crm.integration_int('jobs', 'run_log_days'));
+   WHERE o.peer = 'mailchimp' AND o.state = 'skipped' AND o.done_at < now() - make_interval(days => keep_days);
 
   SELECT * INTO b FROM crm.outbox_batch ob
    WHERE ob.peer = 'mailchimp' AND ob.state = 'claimed'
@@ -205,61 +204,69 @@ BEGIN
     SELECT array_agg(q.id ORDER BY q.id) INTO picked FROM (
       SELECT o.id FROM crm.outbox o
        WHERE o.peer = 'mailchimp' AND o.state = 'pending'
-         AND NOT EXISTS (SELECT FROM crm.outbox f WHERE f.peer = 'mailchimp' AND f.subject = o.subject
-                                                    AND f.state = 'batched')
+         AND o.subject NOT IN (SELECT f.subject FROM crm.outbox f       -- in flight: one hashed set
+                                WHERE f.peer = 'mailchimp' AND f.state = 'batched')
        ORDER BY o.id LIMIT batch_size FOR UPDATE SKIP LOCKED) q;
     IF picked IS NULL THEN
       RETURN;
     END IF;
 
-    IF to_regclass('pg_temp.mailchimp_claim_work') IS NULL THEN
-      CREATE TEMP TABLE mailchimp_claim_work (
-        id bigint, email text, member jsonb, member_hash text, removal text[]) ON COMMIT DROP;
-    END IF;
-    TRUNCATE mailchimp_claim_work;
-    INSERT INTO mailchimp_claim_work
-    SELECT o.id, o.subject, w.member, md5(o.subject),
-           CASE WHEN a.email IS NOT NULL AND m.status = 'subscribed'
-                THEN ARRAY(SELECT t FROM unnest(m.tags) t WHERE t <> a.kind ORDER BY t) END
-      FROM crm.outbox o
-      LEFT JOIN crm.mailchimp_audience a ON a.email = o.subject
-      LEFT JOIN crm.mailchimp_member m ON m.list_id = list AND m.email = o.subject
-      LEFT JOIN LATERAL crm.person_name(a.full_name) pn ON true
-      CROSS JOIN LATERAL (
-        SELECT CASE
-          WHEN a.email IS NOT NULL THEN
-            jsonb_build_object('email_address', a.email, 'status', 'subscribed',
-                               'merge_fields', jsonb_strip_nulls(jsonb_build_object(
-                                 'FNAME', COALESCE(pn.first_name, ''), 'LNAME', COALESCE(pn.last_name, ''))
-                                 || CASE WHEN company_field <> '' THEN jsonb_build_object(company_field, a.company)
-                                         ELSE '{}' END),
-                               'tags', jsonb_build_array(a.kind))
-          WHEN m.status = 'subscribed' THEN
-            jsonb_build_object('email_address', o.subject, 'status', 'unsubscribed')
-        END AS member) w
-     WHERE o.id = ANY (picked);
-
-    -- nothing to send: not in the audience and never subscribed by crm, or
-    -- exactly as MailChimp last accepted it
-    UPDATE crm.outbox o SET state = 'skipped', done_at = now(),
-           result = CASE WHEN w.member IS NULL THEN 'not in the audience' ELSE 'unchanged' END
-      FROM mailchimp_claim_work w
-      LEFT JOIN crm.mailchimp_member m ON m.list_id = list AND m.email = w.email
-     WHERE o.id = w.id
-       AND (w.member IS NULL
-            OR (m.sent_hash = md5(w.member::text) AND m.last_error IS NULL
-                AND COALESCE(cardinality(w.removal), 0) = 0));
-    SELECT array_agg(w.id ORDER BY w.id),
-           jsonb_agg(w.member ORDER BY w.id),
+    -- each address as MailChimp should hold it now; the ones that need
+    -- nothing (not in the audience and never subscribed by crm, or exactly
+    -- as MailChimp last accepted them) are marked skipped
+    WITH work AS (
+      SELECT o.id, o.subject AS email, w.member, md5(o.subject) AS member_hash, r.removal,
+             COALESCE(w.member IS NULL OR (m.sent_hash = md5(w.member::text) AND m.last_error IS NULL
+                                           AND COALESCE(cardinality(r.removal), 0) = 0), false) AS skip
+        FROM crm.outbox o
+        -- crm.mailchimp_audience, looked up address by address (OFFSET 0:
+        -- an index lookup per address, not a scan of the whole audience)
+        LEFT JOIN LATERAL (
+          SELECT cp.normalized AS email, k.kind, k.name AS company, c.full_name
+            FROM crm.contact_point cp
+            JOIN crm.contact c ON c.id = cp.contact_id
+            JOIN crm.counterparty k ON k.id = cp.counterparty_id
+           WHERE cp.normalized = o.subject AND cp.kind = 'email' AND c.mailing_consent
+             AND k.kind IN ('lead', 'client')
+          OFFSET 0) a ON true
+        LEFT JOIN LATERAL (
+          SELECT mm.status, mm.tags, mm.sent_hash, mm.last_error FROM crm.mailchimp_member mm
+           WHERE mm.list_id = list AND mm.email = o.subject OFFSET 0) m ON true
+        LEFT JOIN LATERAL crm.person_name(a.full_name) pn ON true
+        CROSS JOIN LATERAL (
+          SELECT CASE
+            WHEN a.email IS NOT NULL THEN
+              jsonb_build_object('email_address', a.email, 'status', 'subscribed',
+                                 'merge_fields', jsonb_strip_nulls(jsonb_build_object(
+                                   'FNAME', COALESCE(pn.first_name, ''), 'LNAME', COALESCE(pn.last_name, ''))
+                                   || CASE WHEN company_field <> '' THEN jsonb_build_object(company_field, a.company)
+                                           ELSE '{}' END),
+                                 'tags', jsonb_build_array(a.kind))
+            WHEN m.status = 'subscribed' THEN
+              jsonb_build_object('email_address', o.subject, 'status', 'unsubscribed')
+          END AS member) w
+        CROSS JOIN LATERAL (
+          SELECT CASE WHEN a.email IS NOT NULL AND m.status = 'subscribed'
+                      THEN ARRAY(SELECT t FROM unnest(m.tags) t WHERE t <> a.kind ORDER BY t) END AS removal) r
+       WHERE o.id = ANY (picked)
+    ), skipped AS (
+      UPDATE crm.outbox o
+         SET state = 'skipped', done_at = now(),
+             result = CASE WHEN w.member IS NULL THEN 'not in the audience' ELSE 'unchanged' END
+        FROM work w
+       WHERE o.id = w.id AND w.skip
+      RETURNING o.id
+    )
+    SELECT array_agg(w.id ORDER BY w.id) FILTER (WHERE NOT w.skip),
+           jsonb_agg(w.member ORDER BY w.id) FILTER (WHERE NOT w.skip),
            COALESCE(jsonb_agg(jsonb_build_object('email', w.email, 'hash', w.member_hash,
                                                  'body', jsonb_build_object('tags',
                                                    (SELECT jsonb_agg(jsonb_build_object('name', t, 'status', 'inactive')
                                                                      ORDER BY t)
                                                       FROM unnest(w.removal) t))) ORDER BY w.id)
-                      FILTER (WHERE cardinality(w.removal) > 0), '[]')
+                      FILTER (WHERE NOT w.skip AND cardinality(w.removal) > 0), '[]')
       INTO batched, member_list, removals
-      FROM mailchimp_claim_work w JOIN crm.outbox o ON o.id = w.id
-     WHERE o.state = 'pending';
+      FROM work w;
     IF batched IS NOT NULL THEN
       INSERT INTO crm.outbox_batch (peer, idempotency_key, request, extra, run_id, lease_until)
       VALUES ('mailchimp', 'crm-mailchimp-' || gen_random_uuid(),
@@ -296,56 +303,54 @@ BEGIN
     RETURN NULL;          -- recorded already (by a run that took it over)
   END IF;
   list := b.request ->> 'list_id';
-  IF to_regclass('pg_temp.mailchimp_record_work') IS NULL THEN
-    CREATE TEMP TABLE mailchimp_record_work (
-      email text, member jsonb, error text, code text, field text) ON COMMIT DROP;
-  END IF;
-  TRUNCATE mailchimp_record_work;
-  INSERT INTO mailchimp_record_work
-  SELECT lower(mem ->> 'email_address'), mem, e.error, e.code, e.field
-    FROM jsonb_array_elements(b.request -> 'members') mem
-    LEFT JOIN (SELECT DISTINCT ON (lower(x.email)) lower(x.email) AS email, x.error, x.code,
-                      NULLIF(x.field, '') AS field
-                 FROM unnest(err_emails, err_messages, err_codes, err_fields) x(email, error, code, field)
-                ORDER BY lower(x.email)) e ON e.email = lower(mem ->> 'email_address');
-  SELECT count(*) FILTER (WHERE error IS NOT NULL) INTO nerr FROM mailchimp_record_work;
-
-  INSERT INTO crm.mailchimp_member AS m (list_id, email, member_hash, contact_id, status, tags, sent_hash,
-                                         synced_at, last_error, last_error_code, last_error_field, last_error_at)
-  SELECT list, w.email, md5(w.email),
-         (SELECT cp.contact_id FROM crm.contact_point cp WHERE cp.kind = 'email' AND cp.normalized = w.email),
-         CASE WHEN w.error IS NULL THEN w.member ->> 'status' END,
-         CASE WHEN w.error IS NULL AND w.member ->> 'status' = 'subscribed'
-              THEN ARRAY(SELECT jsonb_array_elements_text(w.member -> 'tags')) ELSE '{}' END,  -- what crm set
-         CASE WHEN w.error IS NULL THEN md5(w.member::text) END,
-         now(), w.error, w.code, w.field, CASE WHEN w.error IS NOT NULL THEN now() END
-    FROM mailchimp_record_work w
-  ON CONFLICT (list_id, email) DO UPDATE
-     SET contact_id = COALESCE(EXCLUDED.contact_id, m.contact_id),
-         status = COALESCE(EXCLUDED.status, m.status),
-         tags = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.status = 'unsubscribed' THEN m.tags
-                     WHEN EXCLUDED.email = ANY (tag_failed)
-                     THEN ARRAY(SELECT DISTINCT t FROM unnest(m.tags || EXCLUDED.tags) t ORDER BY t)
-                     ELSE EXCLUDED.tags END,
-         sent_hash = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.email = ANY (tag_failed)
-                          THEN m.sent_hash ELSE EXCLUDED.sent_hash END,
-         synced_at = now(),
-         last_error = CASE WHEN EXCLUDED.email = ANY (tag_failed) AND EXCLUDED.last_error IS NULL
-                           THEN 'the tags crm no longer gives could not be removed' ELSE EXCLUDED.last_error END,
-         last_error_code = EXCLUDED.last_error_code, last_error_field = EXCLUDED.last_error_field,
-         last_error_at = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.email = ANY (tag_failed)
-                              THEN now() ELSE m.last_error_at END;
-
-  UPDATE crm.outbox o
-     SET state = 'done', done_at = now(),
-         result = COALESCE(w.code || ': ' || w.error, w.member ->> 'status')
-    FROM mailchimp_record_work w
-   WHERE o.batch_id = batch AND o.subject = w.email;
+  tag_failed := COALESCE(tag_failed, '{}');
+  WITH work AS (
+    SELECT lower(mem ->> 'email_address') AS email, mem AS member, e.error, e.code, e.field
+      FROM jsonb_array_elements(b.request -> 'members') mem
+      LEFT JOIN (SELECT DISTINCT ON (lower(x.email)) lower(x.email) AS email, x.error, x.code,
+                        NULLIF(x.field, '') AS field
+                   FROM unnest(err_emails, err_messages, err_codes, err_fields) x(email, error, code, field)
+                  ORDER BY lower(x.email)) e ON e.email = lower(mem ->> 'email_address')
+  ), members AS (
+    INSERT INTO crm.mailchimp_member AS m (list_id, email, member_hash, contact_id, status, tags, sent_hash,
+                                           synced_at, last_error, last_error_code, last_error_field, last_error_at)
+    SELECT list, w.email, md5(w.email),
+           (SELECT cp.contact_id FROM crm.contact_point cp WHERE cp.kind = 'email' AND cp.normalized = w.email),
+           CASE WHEN w.error IS NULL THEN w.member ->> 'status' END,
+           CASE WHEN w.error IS NULL AND w.member ->> 'status' = 'subscribed'
+                THEN ARRAY(SELECT jsonb_array_elements_text(w.member -> 'tags')) ELSE '{}' END,  -- what crm set
+           CASE WHEN w.error IS NULL THEN md5(w.member::text) END,
+           now(), w.error, w.code, w.field, CASE WHEN w.error IS NOT NULL THEN now() END
+      FROM work w
+    ON CONFLICT (list_id, email) DO UPDATE
+       SET contact_id = COALESCE(EXCLUDED.contact_id, m.contact_id),
+           status = COALESCE(EXCLUDED.status, m.status),
+           tags = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.status = 'unsubscribed' THEN m.tags
+                       WHEN EXCLUDED.email = ANY (tag_failed)
+                       THEN ARRAY(SELECT DISTINCT t FROM unnest(m.tags || EXCLUDED.tags) t ORDER BY t)
+                       ELSE EXCLUDED.tags END,
+           sent_hash = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.email = ANY (tag_failed)
+                            THEN m.sent_hash ELSE EXCLUDED.sent_hash END,
+           synced_at = now(),
+           last_error = CASE WHEN EXCLUDED.email = ANY (tag_failed) AND EXCLUDED.last_error IS NULL
+                             THEN 'the tags crm no longer gives could not be removed' ELSE EXCLUDED.last_error END,
+           last_error_code = EXCLUDED.last_error_code, last_error_field = EXCLUDED.last_error_field,
+           last_error_at = CASE WHEN EXCLUDED.last_error IS NOT NULL OR EXCLUDED.email = ANY (tag_failed)
+                                THEN now() ELSE m.last_error_at END
+    RETURNING 1
+  ), items AS (
+    UPDATE crm.outbox o
+       SET state = 'done', done_at = now(), result = COALESCE(w.code || ': ' || w.error, w.member ->> 'status')
+      FROM work w
+     WHERE o.batch_id = batch AND o.subject = w.email
+    RETURNING 1
+  )
+  SELECT count(*) FILTER (WHERE w.error IS NOT NULL) INTO nerr FROM work w;
   UPDATE crm.outbox_batch
      SET state = 'sent', sent_at = now(), run_id = NULL, lease_until = NULL,
          http_status = mailchimp_record.http_status, last_error = NULL, last_sqlstate = NULL,
          result = jsonb_build_object('total_created', created, 'total_updated', updated, 'error_count', nerr,
-                                     'tags_not_removed', COALESCE(cardinality(tag_failed), 0))
+                                     'tags_not_removed', cardinality(tag_failed))
    WHERE id = batch;
   RETURN nerr;
 END
