@@ -104,6 +104,10 @@ REGRESS     = $(sort $(notdir $(basename $(wildcard sql/*.sql))))
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: a changed header rebuilds every object
+# (a struct that grew in one object and not in another corrupts memory)
+$(OBJS): $(wildcard src/*.h)
+
 crm--$(EXTVERSION).sql: $(SQL_SOURCES) crm.control
 	cat $(SQL_SOURCES) > $@
 

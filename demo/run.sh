@@ -53,6 +53,11 @@ else
   psql_db -c "ALTER EXTENSION crm UPDATE"
 fi
 
+# the peers of the integration jobs (MikoPBX and MailChimp stubs, a Dovecot
+# mailbox on 127.0.0.1): they keep running in the background after this script
+# ends (demo/peers.sh stop|status; files in /var/lib/crm-demo)
+"$top/demo/peers.sh" start || echo "demo: the integration peers did not start; their jobs stay unconfigured" >&2
+
 # the demo data, one file per concern; each file loads itself only once
 for f in "$top"/demo/[0-9]*.sql; do
   psql_db -f "$f"

@@ -121,6 +121,8 @@ CrmRunBegin(CrmRun *run, const char *peer)
 		return false;
 	}
 	run->run_id = pg_strtoint64(run_id);
+	run->renewed_at = GetCurrentTimestamp();
+	run->lease_ms = CrmRunSetting(run, "lease_seconds") ? CrmRunSettingInt(run, "lease_seconds") * 1000 : 60000;
 	return true;
 }
 
@@ -217,11 +219,20 @@ CrmRunProgress(CrmRun *run, const char *watermark)
 	held = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	CrmCommit();
+	run->renewed_at = GetCurrentTimestamp();
 	if (!held)
 		ereport(WARNING,
 				(errmsg("%s: run " INT64_FORMAT " lost its lease to another run and stops", run->peer, run->run_id),
 				 errhint("Raise %s.lease_seconds if a run needs longer between its steps.", run->peer)));
 	return held;
+}
+
+bool
+CrmRunKeepLease(CrmRun *run)
+{
+	if (!TimestampDifferenceExceeds(run->renewed_at, GetCurrentTimestamp(), run->lease_ms / 3))
+		return true;
+	return CrmRunProgress(run, NULL);
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "utils/elog.h"
+#include "utils/timestamp.h"
 
 #include "http.h"
 
@@ -25,6 +26,8 @@ typedef struct CrmRun
 	char	  **names;
 	char	  **values;
 	const char **secrets;		/* NULL-terminated, for Redact() */
+	TimestampTz renewed_at;		/* when the lease was last renewed */
+	int			lease_ms;
 	int			nstats;
 	const char *stat_names[CRM_RUN_MAX_STATS];
 	int64		stat_values[CRM_RUN_MAX_STATS];
@@ -56,6 +59,12 @@ extern int64 CrmRunCounted(CrmRun *run, const char *name);
  * counts, and commits.  false: another run took the peer over; stop.
  */
 extern bool CrmRunProgress(CrmRun *run, const char *watermark);
+
+/*
+ * Renews the lease (CrmRunProgress) only when a third of it has passed since
+ * the last renewal: a long run keeps its peer without a commit per step.
+ */
+extern bool CrmRunKeepLease(CrmRun *run);
 
 /* Records the outcome ("ok", "error", "cancelled") and commits. */
 extern void CrmRunEnd(CrmRun *run, const char *outcome, const CrmPeerError *err, const char *watermark);

@@ -275,7 +275,7 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 		MemoryContextReset(batchcxt);
 		oldcxt = MemoryContextSwitchTo(batchcxt);
 
-		if (!CrmRunProgress(&run, NULL))
+		if (!CrmRunKeepLease(&run))
 			break;
 		claim.run = &run;
 		claim.batch_size = batch_size;

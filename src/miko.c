@@ -30,7 +30,7 @@
 
 PG_FUNCTION_INFO_V1(crm_miko_poll);
 
-#define CALLS_PER_TRANSACTION 500
+#define CALLS_PER_TRANSACTION 2000
 
 typedef struct FetchArgs
 {
@@ -339,7 +339,7 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 		offset += cdr.nrecords;
 		if (page + 1 == max_pages)
 			cut_off = true;
-		else if (!CrmRunProgress(&run, NULL))
+		else if (!CrmRunKeepLease(&run))
 			goto lost;
 	}
 	MemoryContextSwitchTo(run.cxt);

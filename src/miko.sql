@@ -70,7 +70,9 @@ BEGIN
      SET legs = EXCLUDED.legs, last_leg_id = EXCLUDED.last_leg_id, outcome = EXCLUDED.outcome,
          interaction_id = COALESCE(EXCLUDED.interaction_id, s.interaction_id),
          started_at = EXCLUDED.started_at, handed_at = now();
-  IF result = 'ingested' THEN
+  IF result = 'ingested' AND EXISTS (SELECT FROM crm.integration_quarantine q
+                                      WHERE q.peer = 'miko' AND q.source_key = miko_ingest_call.linkedid
+                                        AND q.resolved_at IS NULL) THEN
     PERFORM crm.integration_quarantine_resolve('miko', miko_ingest_call.linkedid);
   END IF;
   RETURN result;

@@ -17,7 +17,7 @@ cleanup() {
   for c in "${integ_cleanups[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
   psql -X -q -d crm_cron -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname LIKE 'crm:%'" \
     -c "DELETE FROM cron.job_run_details WHERE command LIKE '%crm.%'" \
-    -c "DROP EXTENSION IF EXISTS crm CASCADE" -c "DROP TABLE IF EXISTS public.standin_interaction" >/dev/null 2>&1 || true
+    -c "DROP EXTENSION IF EXISTS crm CASCADE" >/dev/null 2>&1 || true
   for c in $INTEG_JOB $INTEG_ROLES; do psql -X -q -d postgres -c "DROP ROLE IF EXISTS $c" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT

@@ -86,61 +86,10 @@ integ_done() {
   echo "all checks passed"
 }
 
-# Until intake's crm.ingest_call / crm.ingest_email are installed (issue 3),
-# stand-ins with the same signatures and the same refusals the tests rely on
-# record what they are handed.  CALLS / MAILS name where the handed calls
-# and messages can be read, with intake's column names (crm.interaction).
+# Where the calls and messages handed to intake (crm.ingest_call,
+# crm.ingest_email) can be read: crm.interaction.
 integ_intake() {
-  if [ "$(qa "SELECT to_regprocedure('crm.ingest_call(text,text,text,timestamptz,timestamptz,timestamptz,integer,integer,text,text,text)') IS NOT NULL")" = t ]; then
-    CALLS="(SELECT * FROM crm.interaction WHERE channel = 'phone') calls"
-    MAILS="(SELECT * FROM crm.interaction WHERE channel IN ('email', 'chat')) mails"
-    MAIL_TABLE=crm.interaction MAIL_WHERE="channel IN ('email', 'chat')"
-    INTAKE=real
-    return
-  fi
-  INTAKE=standin
-  CALLS="(SELECT * FROM public.standin_interaction WHERE channel = 'phone') calls"
-  MAILS="(SELECT * FROM public.standin_interaction WHERE channel = 'email') mails"
-  MAIL_TABLE=public.standin_interaction MAIL_WHERE="channel = 'email'"
-  q <<'SQL'
-CREATE TABLE public.standin_interaction (
-  id bigserial PRIMARY KEY, channel text, dedup_key text UNIQUE, caller text, called text,
-  occurred_at timestamptz, answered_at timestamptz, ended_at timestamptz, duration integer,
-  billsec integer, disposition text, recording text, direction text, raw bytea, handed integer DEFAULT 1);
-CREATE FUNCTION crm.ingest_call(linkedid text, caller text, called text, started_at timestamptz,
-    answered_at timestamptz DEFAULT NULL, ended_at timestamptz DEFAULT NULL, duration integer DEFAULT NULL,
-    billsec integer DEFAULT NULL, disposition text DEFAULT NULL, recording text DEFAULT NULL,
-    direction text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE i bigint;
-BEGIN
-  IF billsec < 0 OR billsec > duration THEN
-    RAISE EXCEPTION 'a call''s billsec must lie between 0 and its duration' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  INSERT INTO public.standin_interaction AS s (channel, dedup_key, caller, called, occurred_at, answered_at, ended_at,
-                                               duration, billsec, disposition, recording, direction)
-  VALUES ('phone', 'call:' || linkedid, caller, called, started_at, answered_at, ended_at, duration, billsec,
-          disposition, recording, direction)
-  ON CONFLICT (dedup_key) DO UPDATE SET caller = EXCLUDED.caller, called = EXCLUDED.called,
-    occurred_at = EXCLUDED.occurred_at, answered_at = EXCLUDED.answered_at, ended_at = EXCLUDED.ended_at,
-    duration = EXCLUDED.duration, billsec = EXCLUDED.billsec, disposition = EXCLUDED.disposition,
-    recording = EXCLUDED.recording, handed = s.handed + 1
-  RETURNING id INTO i;
-  RETURN i;
-END $$;
-CREATE FUNCTION crm.ingest_email(message bytea) RETURNS bigint
-LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE t text := convert_from(message, 'SQL_ASCII'); k text; i bigint;
-BEGIN
-  IF t !~* '^[a-z-]+:' OR position(E'\n\n' IN replace(t, E'\r', '')) = 0 OR t !~* '(^|\n)from:' THEN
-    RAISE EXCEPTION 'e-mail is not an RFC 5322 message' USING ERRCODE = 'invalid_text_representation';
-  END IF;
-  k := 'email:' || COALESCE(substring(t FROM '(?in)^message-id:\s*(<[^>]+>)'), encode(sha256(message), 'hex'));
-  INSERT INTO public.standin_interaction AS s (channel, dedup_key, raw) VALUES ('email', k, message)
-  ON CONFLICT (dedup_key) DO UPDATE SET handed = s.handed + 1 RETURNING id INTO i;
-  RETURN i;
-END $$;
-REVOKE ALL ON FUNCTION crm.ingest_call(text, text, text, timestamptz, timestamptz, timestamptz, integer, integer, text, text, text), crm.ingest_email(bytea) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.ingest_call(text, text, text, timestamptz, timestamptz, timestamptz, integer, integer, text, text, text), crm.ingest_email(bytea) TO crm_integration;
-SQL
+  CALLS="(SELECT * FROM crm.interaction WHERE channel = 'phone') calls"
+  MAILS="(SELECT * FROM crm.interaction WHERE channel IN ('email', 'chat')) mails"
+  MAIL_TABLE=crm.interaction MAIL_WHERE="channel IN ('email', 'chat')"
 }

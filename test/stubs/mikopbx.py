@@ -25,11 +25,16 @@ Rows: --cdr FILE (a JSON array) and control {"add_cdr": [rows]} (ids given
 or assigned), {"generate": {"calls": N, "legs": L, "start": "YYYY-MM-DD
 HH:MM:SS", "step_seconds": S, "first_number": 79160000000}},
 {"cdr_clear": true}, {"key": "..."}, {"forbidden": true} (403 for a valid key).
+--live SECONDS (the demo): every SECONDS a call that just ended is added, from
+the numbers of --live-numbers in turn (local time: run the stub with TZ set
+to the PBX's time zone).
 """
 import datetime
+import itertools
 import json
 import os
 import threading
+import time
 
 from stubcommon import serve
 
@@ -71,6 +76,29 @@ class MikoPBX:
         if opts.cdr:
             with open(opts.cdr, encoding="utf-8") as f:
                 self.add(json.load(f))
+        if opts.live:
+            numbers = itertools.cycle((opts.live_numbers or "79161234567").split(","))
+            threading.Thread(target=self.live, args=(float(opts.live), numbers), daemon=True).start()
+
+    def live(self, every, numbers):
+        """A new call every `every` seconds: rang the IVR, answered by 202."""
+        while True:
+            time.sleep(every)
+            now = datetime.datetime.now().replace(microsecond=0)
+            start = now - datetime.timedelta(seconds=75)
+            fmt = lambda t: t.strftime("%Y-%m-%d %H:%M:%S.000")
+            with self.lock:
+                linkedid = f"mikopbx-{int(start.timestamp())}.{self.next_id}"
+                src = next(numbers)
+                self.add([
+                    {"start": fmt(start), "endtime": fmt(start + datetime.timedelta(seconds=12)), "src_num": src,
+                     "dst_num": "201", "did": "74951000000", "linkedid": linkedid, "disposition": "NO ANSWER",
+                     "duration": 12, "billsec": 0},
+                    {"start": fmt(start + datetime.timedelta(seconds=12)),
+                     "answer": fmt(start + datetime.timedelta(seconds=15)), "endtime": fmt(now),
+                     "src_num": src, "dst_num": "202", "did": "74951000000", "linkedid": linkedid,
+                     "disposition": "ANSWERED", "duration": 63, "billsec": 60,
+                     "recordingfile": f"/storage/usbdisk1/mikopbx/astspool/monitor/{linkedid}.mp3"}])
 
     def add(self, rows):
         for r in rows:
@@ -245,4 +273,6 @@ class MikoPBX:
 if __name__ == "__main__":
     serve(MikoPBX(), "MikoPBX stub",
           [(("--key",), {"help": "the API key accepted as Bearer token"}),
-           (("--cdr",), {"help": "a JSON file of CDR rows to serve"})])
+           (("--cdr",), {"help": "a JSON file of CDR rows to serve"}),
+           (("--live",), {"help": "add a call every this many seconds (demo)"}),
+           (("--live-numbers",), {"help": "comma-separated caller numbers for --live"})])
