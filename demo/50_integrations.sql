@@ -1,7 +1,8 @@
 -- demo/50_integrations.sql: the integration jobs of the demo (R4, R5, R24, R26)
 -- talk to the peers demo/peers.sh runs on 127.0.0.1 (MikoPBX and MailChimp
 -- stubs, a Dovecot mailbox): their URLs (refreshed on every run: the peers may
--- listen on new ports), the keys (loaded with COPY, as a DBA should), the
+-- listen on new ports), the keys (loaded with COPY from the peers' keys.sql,
+-- as a DBA should load them), the
 -- role pg_cron runs the jobs as, the consent of some contacts to be mailed,
 -- and a first run of each job, so that the summary has something to show.
 -- pg_cron then runs them: PBX and mailbox every minute, MailChimp every 15.
@@ -11,7 +12,7 @@
 \set peers /var/lib/crm-demo
 \endif
 SELECT :'peers' || '/peers.psql' AS peers_file \gset
-SELECT pg_catalog.pg_stat_file(:'peers_file', true) IS NOT NULL AS have_peers \gset
+SELECT (pg_catalog.pg_stat_file(:'peers_file', true)).size IS NOT NULL AS have_peers \gset
 \if :have_peers
 \i :peers_file
 
@@ -31,12 +32,9 @@ SELECT crm.configure('mailbox', 'username', 'sales');
 SELECT crm.configure('mailchimp', 'base_url', :'mailchimp_url');
 SELECT crm.configure('mailchimp', 'list_id', 'demo0list1');
 SELECT crm.configure('mailchimp', 'company_field', 'COMPANY');
--- the keys: COPY's data is not a statement, no statement log records it
-COPY crm.integration_setting_load (peer, name, value) FROM STDIN;
-miko	api_key	demo-miko-key-7f3a9c
-mailbox	password	demo-imap-password
-mailchimp	api_key	demo0000000000000000000000000000-us21
-\.
+-- the keys, from the peers' own file: COPY, whose data is not a statement
+-- (no statement log records it)
+\i :peers/keys.sql
 COMMIT;
 
 -- who may be mailed (once): contacts of leads and clients go to MailChimp,

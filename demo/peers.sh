@@ -22,14 +22,20 @@ imap_password="demo-imap-password"
 owner=postgres
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# a background process keeps no descriptor of whoever started the demo
+closefds() { local fd; for fd in $(ls /proc/$BASHPID/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; true; }
 as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
 
 start_stub() {   # name, then the stub's own arguments
   local name=$1; shift
   if alive "$dir/$name.pid"; then return 0; fi
   rm -f "$dir/$name.port"
-  as_owner env TZ=Europe/Moscow setsid python3 "$dir/stubs/$name.py" --port-file "$dir/$name.port" \
-    --pid-file "$dir/$name.pid" "$@" >>"$dir/$name.log" 2>&1 </dev/null &
+  (
+    exec >>"$dir/$name.log" 2>&1 </dev/null
+    closefds
+    as_owner env TZ=Europe/Moscow setsid python3 "$dir/stubs/$name.py" --port-file "$dir/$name.port" \
+      --pid-file "$dir/$name.pid" "$@"
+  ) &
   local i
   for i in $(seq 1 100); do [ -s "$dir/$name.port" ] && return 0; sleep 0.05; done
   echo "demo: the $name stub did not start, see $dir/$name.log" >&2
@@ -98,10 +104,12 @@ start() {
     for f in $first; do [ -f "$fixtures/$f" ] && dovecot_deliver "$fixtures/$f"; done
     # one more message every 2 minutes, in the background
     (
+      exec >>"$dir/mail-feeder.log" 2>&1 </dev/null
+      closefds
       export DOVECOT_DIR DOVECOT_USER
       for f in $rest; do sleep 120; [ -f "$fixtures/$f" ] && dovecot_deliver "$fixtures/$f"; done
       rm -f "$dir/mail-feeder.pid"
-    ) >>"$dir/mail-feeder.log" 2>&1 </dev/null &
+    ) &
     echo $! >"$dir/mail-feeder.pid"
     disown || true
   fi
@@ -113,6 +121,13 @@ start() {
 \\set imap_url 'imap://127.0.0.1:$DOVECOT_PORT'
 PSQL
   chmod 644 "$dir/peers.psql"
+  # the keys, for COPY (readable by the server's user only)
+  printf '%s\n' "-- written by demo/peers.sh: the demo's keys, loaded with COPY (no statement carries them)" \
+    "COPY crm.integration_setting_load (peer, name, value) FROM STDIN;" \
+    "miko	api_key	$miko_key" "mailbox	password	$imap_password" "mailchimp	api_key	$mailchimp_key" \
+    '\.' >"$dir/keys.sql"
+  chmod 600 "$dir/keys.sql"
+  [ "$(id -u)" -ne 0 ] || chown "$owner": "$dir/keys.sql"
   status
 }
 

@@ -107,7 +107,8 @@ namespace inbox {
 }
 CONF
   chown -R "$owner:" "$dir/mail" "$dir/home"
-  /usr/sbin/dovecot -c "$dir/dovecot.conf" || { cat "$dir/dovecot.log" 2>/dev/null; return 1; }
+  /usr/sbin/dovecot -c "$dir/dovecot.conf" </dev/null >>"$dir/dovecot.log" 2>&1 ||
+    { cat "$dir/dovecot.log" 2>/dev/null; return 1; }
   local i
   for i in $(seq 1 100); do
     if python3 - "$port" <<'PY' 2>/dev/null

@@ -202,6 +202,8 @@ def serve(peer, description, extra_args=None):
     for args, kw in (extra_args or []):
         ap.add_argument(*args, **kw)
     opts = ap.parse_args()
+    # a daemon keeps no descriptor it inherited besides stdin/stdout/stderr
+    os.closerange(3, 1024)
     peer.configure(opts)
     server = StubServer(("127.0.0.1", opts.port), StubHandler, peer)
     if opts.log_file:
