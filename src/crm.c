@@ -19,5 +19,6 @@ _PG_init(void)
 	/* one call per concern that defines settings or hooks */
 	DealPrintInit();
 	FulfilmentInit();
+	IntegrationInit();
 	MarkGUCPrefixReserved("crm");
 }

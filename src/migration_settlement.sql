@@ -1,0 +1,130 @@
+-- migration_settlement.sql: settlement balances per counterparty from the old
+-- 1C (R23), as opening balances that the deals concern's crm.settlement adds
+-- to what is shipped and paid in crm.
+--
+-- The file is 1C's report of mutual settlements (a turnover sheet of account
+-- 62/60): one line per counterparty, its code, and either the balance
+-- ("Сальдо": positive, the client owes us; negative, we hold an advance or owe
+-- it) or the debit and credit balances, as of a date.
+
+CREATE TABLE crm.opening_balance (
+  counterparty_id  bigint PRIMARY KEY REFERENCES crm.counterparty (id) ON DELETE CASCADE,
+  amount           numeric(14, 2) NOT NULL,
+  as_of            date NOT NULL,
+  run_id           bigint REFERENCES crm.migration_run (id) ON DELETE SET NULL,
+  note             text,
+  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.opening_balance IS 'R23: settlement balance per counterparty carried over from the old 1C; positive: the counterparty owes us';
+COMMENT ON COLUMN crm.opening_balance.amount IS 'roubles; positive: the counterparty owes us (debit), negative: we owe it or hold its advance (credit)';
+COMMENT ON COLUMN crm.opening_balance.as_of IS 'the date of the balance in the old 1C';
+CREATE TRIGGER opening_balance_touch BEFORE UPDATE ON crm.opening_balance
+  FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+-- crm.settlement (deals concern) with the opening balance: the same columns,
+-- balance including it, and the opening balance itself at the end.
+CREATE OR REPLACE VIEW crm.settlement WITH (security_invoker = true) AS
+WITH shipped AS (
+  SELECT d.counterparty_id, sum(doc.total_amount) AS amount
+    FROM crm.document doc JOIN crm.deal d ON d.id = doc.deal_id
+   WHERE doc.kind = 'consignment_note' AND crm.document_is_live(doc.status) GROUP BY d.counterparty_id
+), invoiced AS (
+  SELECT d.counterparty_id, sum(doc.total_amount) AS amount
+    FROM crm.document doc JOIN crm.deal d ON d.id = doc.deal_id
+   WHERE doc.kind = 'invoice' AND crm.document_is_live(doc.status) GROUP BY d.counterparty_id
+), paid AS (
+  SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
+)
+SELECT c.id AS counterparty_id, c.name,
+       coalesce(i.amount, 0) AS invoiced, coalesce(s.amount, 0) AS shipped, coalesce(p.amount, 0) AS paid,
+       coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0) AS balance,
+       coalesce(i.amount, 0) - coalesce(p.amount, 0) AS invoiced_unpaid,
+       coalesce(o.amount, 0) AS opening
+  FROM crm.counterparty c
+  LEFT JOIN shipped s ON s.counterparty_id = c.id
+  LEFT JOIN invoiced i ON i.counterparty_id = c.id
+  LEFT JOIN paid p ON p.counterparty_id = c.id
+  LEFT JOIN crm.opening_balance o ON o.counterparty_id = c.id
+ WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL OR o.amount IS NOT NULL;
+COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: opening balance from the old 1C plus shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
+
+ALTER TABLE crm.opening_balance ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY opening_balance_admin ON crm.opening_balance TO crm_admin USING (true) WITH CHECK (true);
+CREATE POLICY opening_balance_read ON crm.opening_balance FOR SELECT TO crm_reader, crm_integration USING (true);
+-- the sales team sees the balances of the counterparties it sees
+CREATE POLICY opening_balance_sales ON crm.opening_balance FOR SELECT TO crm_head, crm_manager
+  USING (EXISTS (SELECT FROM crm.counterparty c WHERE c.id = counterparty_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.opening_balance TO crm_admin;
+GRANT SELECT ON crm.opening_balance TO crm_head, crm_manager, crm_integration, crm_reader;
+SELECT crm.keep_in_dump('crm.opening_balance', '');
+
+CREATE FUNCTION crm.migration_settlements(run bigint, doc text,
+  OUT records integer, OUT rejected integer, OUT created integer, OUT updated integer, OUT unchanged integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  SET LOCAL client_min_messages = warning;
+  CREATE TEMP TABLE IF NOT EXISTS crm_stage_settlement (
+    line_no integer, problem text, code text, name text, inn text, balance text, debit text, credit text,
+    as_of text, note text,
+    amount numeric, as_of_d date, counterparty_id bigint, reasons text[]);
+  TRUNCATE crm_stage_settlement;
+  INSERT INTO crm_stage_settlement (line_no, problem, code, name, inn, balance, debit, credit, as_of, note)
+  SELECT t.line_no, t.problem, btrim(t.code), btrim(t.name), regexp_replace(t.inn, '\s', '', 'g'),
+         t.balance, t.debit, t.credit, t.as_of, t.note
+    FROM crm.csv_read(doc, ARRAY['Код|Код контрагента', '?Контрагент|Наименование', '?ИНН',
+                                 '?Сальдо|Сумма|Долг|Остаток|Сумма долга', '?Дебет|Сальдо Дт|Дт|Сальдо дебет',
+                                 '?Кредит|Сальдо Кт|Кт|Сальдо кредит', '?Дата|На дату|Дата сальдо',
+                                 '?Комментарий|Примечание'])
+      AS t(line_no integer, problem text, code text, name text, inn text, balance text, debit text, credit text,
+           as_of text, note text);
+
+  UPDATE crm_stage_settlement s SET
+    amount = CASE WHEN s.balance IS NOT NULL THEN crm.parse_1c_number(s.balance)
+                  ELSE coalesce(crm.parse_1c_number(s.debit), 0) - coalesce(crm.parse_1c_number(s.credit), 0) END,
+    as_of_d = crm.parse_1c_date(s.as_of),
+    counterparty_id = (SELECT c.id FROM crm.counterparty c WHERE c.code_1c = s.code);
+  UPDATE crm_stage_settlement s SET reasons = crm.migration_reasons(
+    '22P04 ' || s.problem,
+    CASE WHEN s.code IS NULL THEN '23502 no counterparty code (Код)' END,
+    CASE WHEN s.code IS NOT NULL AND s.counterparty_id IS NULL
+         THEN format('23503 counterparty with 1C code "%s" is not loaded (load the counterparties first)', s.code) END,
+    CASE WHEN s.inn IS NOT NULL AND s.counterparty_id IS NOT NULL
+              AND s.inn IS DISTINCT FROM (SELECT c.inn FROM crm.counterparty c WHERE c.id = s.counterparty_id)
+         THEN format('23514 INN "%s" is not the INN of counterparty "%s"', s.inn,
+                     (SELECT c.name FROM crm.counterparty c WHERE c.id = s.counterparty_id)) END,
+    CASE WHEN s.balance IS NULL AND s.debit IS NULL AND s.credit IS NULL THEN '23502 no balance (Сальдо, or Дебет and Кредит)' END,
+    CASE WHEN s.balance IS NOT NULL AND (s.debit IS NOT NULL OR s.credit IS NOT NULL)
+         THEN '22023 both a balance and debit/credit are given' END,
+    CASE WHEN s.balance IS NOT NULL AND crm.parse_1c_number(s.balance) IS NULL
+         THEN format('22P02 balance "%s" is not a number', s.balance) END,
+    CASE WHEN s.debit IS NOT NULL AND crm.parse_1c_number(s.debit) IS NULL THEN format('22P02 debit "%s" is not a number', s.debit) END,
+    CASE WHEN s.credit IS NOT NULL AND crm.parse_1c_number(s.credit) IS NULL THEN format('22P02 credit "%s" is not a number', s.credit) END,
+    CASE WHEN abs(s.amount) >= 1e12 THEN format('22003 balance %s is too large', s.amount) END,
+    CASE WHEN s.as_of IS NULL THEN '23502 no date (Дата)'
+         WHEN s.as_of_d IS NULL THEN format('22007 date "%s" is not a date', s.as_of) END,
+    (SELECT format('23505 counterparty "%s" repeats line %s', s.code, min(o.line_no)) FROM crm_stage_settlement o
+      WHERE o.code = s.code AND o.line_no < s.line_no HAVING count(*) > 0));
+
+  SELECT count(*), count(*) FILTER (WHERE cardinality(s.reasons) > 0) INTO records, rejected FROM crm_stage_settlement s;
+  created := 0; updated := 0; unchanged := 0;
+  IF rejected > 0 THEN
+    PERFORM crm.migration_reject(run, 'pg_temp.crm_stage_settlement', 's.code',
+      ARRAY['code', 'name', 'inn', 'balance', 'debit', 'credit', 'as_of', 'note']);
+    RETURN;
+  END IF;
+  SELECT count(*) FILTER (WHERE o.counterparty_id IS NULL),
+         count(*) FILTER (WHERE o.counterparty_id IS NOT NULL
+                            AND (o.amount, o.as_of, o.note) IS DISTINCT FROM (s.amount, s.as_of_d, coalesce(s.note, o.note)))
+    INTO created, updated
+    FROM crm_stage_settlement s LEFT JOIN crm.opening_balance o ON o.counterparty_id = s.counterparty_id;
+  unchanged := records - created - updated;
+  INSERT INTO crm.opening_balance AS o (counterparty_id, amount, as_of, run_id, note)
+  SELECT s.counterparty_id, round(s.amount, 2), s.as_of_d, run, s.note FROM crm_stage_settlement s
+  ON CONFLICT (counterparty_id) DO UPDATE
+    SET amount = excluded.amount, as_of = excluded.as_of, run_id = excluded.run_id,
+        note = coalesce(excluded.note, o.note)
+    WHERE (o.amount, o.as_of, o.note) IS DISTINCT FROM (excluded.amount, excluded.as_of, coalesce(excluded.note, o.note));
+END
+$$;
+
