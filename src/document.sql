@@ -656,15 +656,16 @@ WITH shipped AS (
   SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
 )
 SELECT c.id AS counterparty_id, c.name,
-       coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
-       coalesce(p.amount, 0)::numeric(16, 2) AS paid,
-       (coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
-       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid
+       coalesce(i.amount, 0) AS invoiced, coalesce(s.amount, 0) AS shipped, coalesce(p.amount, 0) AS paid,
+       coalesce(s.amount, 0) - coalesce(p.amount, 0) AS balance,
+       coalesce(i.amount, 0) - coalesce(p.amount, 0) AS invoiced_unpaid
   FROM crm.counterparty c
   LEFT JOIN shipped s ON s.counterparty_id = c.id
   LEFT JOIN invoiced i ON i.counterparty_id = c.id
   LEFT JOIN paid p ON p.counterparty_id = c.id
  WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL;
+-- (src/migration_settlement.sql replaces it with the same columns plus the
+-- opening balance carried over from the old 1C)
 COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
 
 -- ---- the deal-owned stage checks (R12, R20, R21) ----
