@@ -20,10 +20,19 @@ OBJS        = src/crm.o \
               src/requisites.o \
               src/deal_requisites.o \
               src/deal.o \
+              src/deal_words.o \
+              src/deal_print.o \
               src/gs1.o \
               src/barcode.o \
               src/allocate.o \
               src/order.o \
+              src/http.o \
+              src/json.o \
+              src/json_link.o \
+              src/integration.o \
+              src/miko.o \
+              src/mailbox.o \
+              src/mailchimp.o \
               src/export.o \
               src/export_name.o \
               src/migration.o \
@@ -43,9 +52,15 @@ SQL_NEW     = src/job.sql \
               src/intake.sql \
               src/deal.sql \
               src/document.sql \
+              src/deal_print.sql \
+              src/deal_control.sql \
               src/barcode.sql \
               src/stock.sql \
               src/fulfilment.sql \
+              src/integration.sql \
+              src/miko.sql \
+              src/mailbox.sql \
+              src/mailchimp.sql \
               src/segment.sql \
               src/export.sql \
               src/migration.sql \
@@ -70,7 +85,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
-SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# libhpdf (print forms) dynamically: it exports no symbol the server exports.
+SHLIB_LINK  = -lcurl -lhpdf -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
 # libxlsxwriter dynamically: it exports no symbol the server also exports
 # (test/integration/export_symbols.sh checks)
 SHLIB_LINK += -lxlsxwriter

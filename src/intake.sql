@@ -702,6 +702,9 @@ DECLARE
   cp crm.counterparty;
 BEGIN
   a := crm._intake_actor(caller);
+  IF counterparty IS NULL THEN
+    RAISE EXCEPTION 'say which counterparty the inquiry belongs to' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
   SELECT * INTO iq FROM crm.inquiry i WHERE i.id = inquiry FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'inquiry % does not exist', inquiry USING ERRCODE = 'foreign_key_violation';
