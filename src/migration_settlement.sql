@@ -22,8 +22,9 @@ COMMENT ON COLUMN crm.opening_balance.as_of IS 'the date of the balance in the o
 CREATE TRIGGER opening_balance_touch BEFORE UPDATE ON crm.opening_balance
   FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
 
--- crm.settlement (deals concern) with the opening balance: the same columns,
--- balance including it, and the opening balance itself at the end.
+-- crm.settlement (deals concern, src/document.sql) with the opening balance:
+-- the same columns and types, balance including it, and the opening balance
+-- itself at the end.  Keep in step with document.sql's definition.
 CREATE OR REPLACE VIEW crm.settlement WITH (security_invoker = true) AS
 WITH shipped AS (
   SELECT d.counterparty_id, sum(doc.total_amount) AS amount
@@ -37,10 +38,11 @@ WITH shipped AS (
   SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
 )
 SELECT c.id AS counterparty_id, c.name,
-       coalesce(i.amount, 0) AS invoiced, coalesce(s.amount, 0) AS shipped, coalesce(p.amount, 0) AS paid,
-       coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0) AS balance,
-       coalesce(i.amount, 0) - coalesce(p.amount, 0) AS invoiced_unpaid,
-       coalesce(o.amount, 0) AS opening
+       coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
+       coalesce(p.amount, 0)::numeric(16, 2) AS paid,
+       (coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
+       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid,
+       coalesce(o.amount, 0)::numeric(16, 2) AS opening
   FROM crm.counterparty c
   LEFT JOIN shipped s ON s.counterparty_id = c.id
   LEFT JOIN invoiced i ON i.counterparty_id = c.id

@@ -69,6 +69,7 @@ BEGIN
   INSERT INTO crm.contact (counterparty_id, full_name, position)
   SELECT c.id, (ARRAY['Иванов Иван Иванович', 'Анна Смирнова', 'Ким Юлия', 'Пётр Сергеевич Орлов'])[1 + c.id % 4],
          'инженер' FROM crm.counterparty c WHERE c.id > have;
+  UPDATE crm.contact SET mailing_consent = true WHERE counterparty_id > have;
   INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
   SELECT k.id, k.counterparty_id, 'email', 'user' || k.id || '@bench.example' FROM crm.contact k WHERE k.counterparty_id > have;
   INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
@@ -91,7 +92,7 @@ printf '%-10s %-28s %10s %10s %8s %12s\n' contacts what seconds "copy s" ratio "
 export_row() {   # contacts label layout format
   local c=$1 label=$2 layout=$3 format=$4 cols t tc
   if [ "$layout" = mailchimp ]; then
-    cols="m.email, m.first_name, m.last_name, m.company, m.phone, m.tags FROM crm.segment_members(1) WITH ORDINALITY m WHERE m.email IS NOT NULL ORDER BY m.ordinality"
+    cols="m.email, m.first_name, m.last_name, m.company, m.phone, m.tags FROM crm.segment_members(1) WITH ORDINALITY m WHERE m.email IS NOT NULL AND m.mailing_consent ORDER BY m.ordinality"
   else
     cols="m.company, m.contact_name, m.position, m.phones, m.email, m.region, m.responsible, (m.last_contact_at)::date FROM crm.segment_members(1) WITH ORDINALITY m WHERE m.phones IS NOT NULL ORDER BY m.ordinality"
   fi
