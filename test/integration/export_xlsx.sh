@@ -46,7 +46,7 @@ INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT id, counterparty_id, 'phone', '8 916 ' || lpad(id::text, 7, '0') FROM crm.contact WHERE id % 3 <> 0;
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT id, counterparty_id, 'phone', '8 (495) ' || lpad(id::text, 7, '0') || ' доб. ' || id FROM crm.contact WHERE id % 4 = 0;
-UPDATE crm.contact SET mailing_consent = true WHERE id % 7 <> 1;
+UPDATE crm.contact SET mailing_consent = true WHERE id % 7 <> 6;
 INSERT INTO crm.task (kind, title, assignee_id, counterparty_id, done_at, outcome)
 SELECT 'call_client', 'Звонок', (SELECT id FROM crm.employee WHERE role_name = 'export_test_mgr'), id,
        ('2024-11-0' || (1 + id % 9) || ' 12:00+03')::timestamptz, 'ok'
