@@ -706,6 +706,9 @@ BEGIN
   IF kind IS NULL OR data IS NULL THEN
     RAISE EXCEPTION 'the kind and the data of a 1C file are required' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- one import at a time: a second one waits for the first to end and then
+  -- finds what it loaded (the statements below each see the latest data)
+  PERFORM pg_advisory_xact_lock(hashtext('crm.import_1c'));
   IF kind NOT IN (SELECT k FROM crm.migration_kinds() k) THEN
     RAISE EXCEPTION 'unknown kind of 1C file "%"', kind USING ERRCODE = 'invalid_parameter_value',
       HINT = 'The kinds are ' || (SELECT string_agg(k, ', ') FROM crm.migration_kinds() k) || '.';
