@@ -125,6 +125,12 @@ UPDATE crm.counterparty SET created_at = now() - interval '2 years' WHERE name I
 UPDATE crm.counterparty SET created_at = now() - interval '1 year' WHERE name IN ('Дельта', 'Бета Термо');
 INSERT INTO crm.task (kind, title, assignee_id, counterparty_id, done_at, outcome)
 VALUES ('call_client', 'Позвонить', pg_temp.emp('regress_mkt_head'), :delta, now() - interval '1 day', 'договорились');
+-- the intake's history: Эпсилон called two days ago and was answered (a
+-- contact); Жёлудь called and nobody answered (activity, not a contact)
+INSERT INTO crm.interaction (channel, source, direction, occurred_at, counterparty_id, dedup_key, disposition)
+VALUES ('phone', 'pbx', 'in', now() - interval '2 days', (SELECT id FROM crm.counterparty WHERE name = 'Эпсилон'),
+        'call:regress-mkt-1', 'ANSWERED'),
+       ('phone', 'pbx', 'in', now() - interval '3 days', :zhelud, 'call:regress-mkt-2', 'NO ANSWER');
 
 -- R27: equipment interest from a deal (climatic) for Бета Термо
 UPDATE crm.counterparty SET legal_name = 'ООО «Бета Термо»', inn = '7844556679', kpp = '780101001',
@@ -142,9 +148,10 @@ SELECT s.name AS segment, m.company, m.contact_name, m.email, m.phone, m.tags, m
 SELECT kind, company, region, department, responsible, contact_name, first_name, last_name, position, email,
        phone, phones, tags, last_activity_at > now() - interval '1 hour' AS active_now, last_contact_at, mailing_consent
   FROM crm.segment_members('Клиенты Alto') WHERE contact_name = 'Орлов Пётр Сергеевич' \gx
--- last activity and last contact: Дельта's call yesterday
-SELECT company, last_activity_at > now() - interval '2 days' AS recent, last_contact_at > now() - interval '2 days' AS called
-  FROM crm.segment_members('Все') WHERE company IN ('Дельта', 'Гамма') ORDER BY 1;
+-- last activity and last contact: Дельта's call task done yesterday,
+-- Эпсилон's answered call; Жёлудь's missed call is activity, not a contact
+SELECT company, last_activity_at > now() - interval '4 days' AS recent, last_contact_at > now() - interval '4 days' AS spoke
+  FROM crm.segment_members('Все') WHERE company IN ('Дельта', 'Гамма', 'Эпсилон', 'Жёлудь') ORDER BY 1;
 SELECT pg_temp.try($$SELECT * FROM crm.segment_members('Нет такого')$$) AS unknown_segment_name;
 SELECT pg_temp.try($$SELECT * FROM crm.segment_members(-1)$$) AS unknown_segment_id;
 RESET ROLE;
