@@ -111,7 +111,7 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'decode_1c';
 COMMENT ON FUNCTION crm.decode_1c(bytea, text) IS 'a file from 1C as text: encoding auto, utf-8 or windows-1251';
 
 CREATE FUNCTION crm.csv_read(data text, columns text[], delimiter text DEFAULT ';') RETURNS SETOF record
-LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'csv_read';
+LANGUAGE c STABLE STRICT ROWS 100000 AS 'MODULE_PATHNAME', 'csv_read';
 COMMENT ON FUNCTION crm.csv_read(text, text[], text) IS
   'reads CSV by header names: AS t(line_no integer, problem text, <a text column per requested column>); "?name" optional, "a|b" alternatives';
 
