@@ -641,8 +641,37 @@ SELECT d.id AS deal_id,
   LEFT JOIN (SELECT deal_id, sum(amount) AS paid FROM crm.payment GROUP BY deal_id) p ON p.deal_id = d.id;
 COMMENT ON VIEW crm.deal_amounts IS 'per deal: lines without VAT, VAT, total; invoiced; paid; unpaid';
 
--- Settlement balance per counterparty: shipped (consignment notes) minus paid;
--- positive = the client owes us, negative = we hold the client's advance.
+-- Opening balances carried over from the old accounting system (R23; loaded
+-- by the migration concern).
+CREATE TABLE crm.opening_balance (
+  counterparty_id  bigint PRIMARY KEY REFERENCES crm.counterparty (id) ON DELETE CASCADE,
+  amount           numeric(14, 2) NOT NULL,
+  as_of            date NOT NULL,
+  run_id           bigint,
+  note             text,
+  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.opening_balance IS 'R23: settlement balance per counterparty carried over from the old 1C; positive: the counterparty owes us';
+COMMENT ON COLUMN crm.opening_balance.run_id IS 'the migration run (crm.migration_run) that loaded it, if any';
+COMMENT ON COLUMN crm.opening_balance.amount IS 'roubles; positive: the counterparty owes us (debit), negative: we owe it or hold its advance (credit)';
+COMMENT ON COLUMN crm.opening_balance.as_of IS 'the date of the balance in the old 1C';
+CREATE TRIGGER opening_balance_touch BEFORE UPDATE ON crm.opening_balance
+  FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+ALTER TABLE crm.opening_balance ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY opening_balance_admin ON crm.opening_balance TO crm_admin USING (true) WITH CHECK (true);
+CREATE POLICY opening_balance_read ON crm.opening_balance FOR SELECT TO crm_reader, crm_integration USING (true);
+-- the sales team sees the balances of the counterparties it sees
+CREATE POLICY opening_balance_sales ON crm.opening_balance FOR SELECT TO crm_head, crm_manager
+  USING (EXISTS (SELECT FROM crm.counterparty c WHERE c.id = counterparty_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.opening_balance TO crm_admin;
+GRANT SELECT ON crm.opening_balance TO crm_head, crm_manager, crm_integration, crm_reader;
+SELECT crm.keep_in_dump('crm.opening_balance', '');
+
+-- Settlement balance per counterparty: the opening balance plus shipped
+-- (consignment notes) minus paid; positive = the client owes us, negative =
+-- we hold the client's advance.
 CREATE VIEW crm.settlement WITH (security_invoker = true) AS
 WITH shipped AS (
   SELECT d.counterparty_id, sum(doc.total_amount) AS amount
@@ -658,14 +687,16 @@ WITH shipped AS (
 SELECT c.id AS counterparty_id, c.name,
        coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
        coalesce(p.amount, 0)::numeric(16, 2) AS paid,
-       (coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
-       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid
+       (coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
+       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid,
+       coalesce(o.amount, 0)::numeric(16, 2) AS opening
   FROM crm.counterparty c
   LEFT JOIN shipped s ON s.counterparty_id = c.id
   LEFT JOIN invoiced i ON i.counterparty_id = c.id
   LEFT JOIN paid p ON p.counterparty_id = c.id
- WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL;
-COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
+  LEFT JOIN crm.opening_balance o ON o.counterparty_id = c.id
+ WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL OR o.amount IS NOT NULL;
+COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: opening balance (from the old 1C) plus shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
 
 -- ---- the deal-owned stage checks (R12, R20, R21) ----
 

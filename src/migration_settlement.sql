@@ -1,65 +1,16 @@
 -- migration_settlement.sql: settlement balances per counterparty from the old
--- 1C (R23), as opening balances that the deals concern's crm.settlement adds
--- to what is shipped and paid in crm.
+-- 1C (R23), loaded as opening balances (crm.opening_balance) that the deals
+-- concern's crm.settlement adds to what is shipped and paid in crm.
 --
 -- The file is 1C's report of mutual settlements (a turnover sheet of account
 -- 62/60): one line per counterparty, its code, and either the balance
 -- ("Сальдо": positive, the client owes us; negative, we hold an advance or owe
 -- it) or the debit and credit balances, as of a date.
 
-CREATE TABLE crm.opening_balance (
-  counterparty_id  bigint PRIMARY KEY REFERENCES crm.counterparty (id) ON DELETE CASCADE,
-  amount           numeric(14, 2) NOT NULL,
-  as_of            date NOT NULL,
-  run_id           bigint REFERENCES crm.migration_run (id) ON DELETE SET NULL,
-  note             text,
-  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-COMMENT ON TABLE crm.opening_balance IS 'R23: settlement balance per counterparty carried over from the old 1C; positive: the counterparty owes us';
-COMMENT ON COLUMN crm.opening_balance.amount IS 'roubles; positive: the counterparty owes us (debit), negative: we owe it or hold its advance (credit)';
-COMMENT ON COLUMN crm.opening_balance.as_of IS 'the date of the balance in the old 1C';
-CREATE TRIGGER opening_balance_touch BEFORE UPDATE ON crm.opening_balance
-  FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
-
--- crm.settlement (deals concern, src/document.sql) with the opening balance:
--- the same columns and types, balance including it, and the opening balance
--- itself at the end.  Keep in step with document.sql's definition.
-CREATE OR REPLACE VIEW crm.settlement WITH (security_invoker = true) AS
-WITH shipped AS (
-  SELECT d.counterparty_id, sum(doc.total_amount) AS amount
-    FROM crm.document doc JOIN crm.deal d ON d.id = doc.deal_id
-   WHERE doc.kind = 'consignment_note' AND crm.document_is_live(doc.status) GROUP BY d.counterparty_id
-), invoiced AS (
-  SELECT d.counterparty_id, sum(doc.total_amount) AS amount
-    FROM crm.document doc JOIN crm.deal d ON d.id = doc.deal_id
-   WHERE doc.kind = 'invoice' AND crm.document_is_live(doc.status) GROUP BY d.counterparty_id
-), paid AS (
-  SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
-)
-SELECT c.id AS counterparty_id, c.name,
-       coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
-       coalesce(p.amount, 0)::numeric(16, 2) AS paid,
-       (coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
-       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid,
-       coalesce(o.amount, 0)::numeric(16, 2) AS opening
-  FROM crm.counterparty c
-  LEFT JOIN shipped s ON s.counterparty_id = c.id
-  LEFT JOIN invoiced i ON i.counterparty_id = c.id
-  LEFT JOIN paid p ON p.counterparty_id = c.id
-  LEFT JOIN crm.opening_balance o ON o.counterparty_id = c.id
- WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL OR o.amount IS NOT NULL;
-COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: opening balance from the old 1C plus shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
-
-ALTER TABLE crm.opening_balance ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
-CREATE POLICY opening_balance_admin ON crm.opening_balance TO crm_admin USING (true) WITH CHECK (true);
-CREATE POLICY opening_balance_read ON crm.opening_balance FOR SELECT TO crm_reader, crm_integration USING (true);
--- the sales team sees the balances of the counterparties it sees
-CREATE POLICY opening_balance_sales ON crm.opening_balance FOR SELECT TO crm_head, crm_manager
-  USING (EXISTS (SELECT FROM crm.counterparty c WHERE c.id = counterparty_id));
-GRANT SELECT, INSERT, UPDATE, DELETE ON crm.opening_balance TO crm_admin;
-GRANT SELECT ON crm.opening_balance TO crm_head, crm_manager, crm_integration, crm_reader;
-SELECT crm.keep_in_dump('crm.opening_balance', '');
+-- crm.opening_balance and the crm.settlement view that adds it are the deals
+-- concern's (src/document.sql); a balance loaded here names its migration run.
+ALTER TABLE crm.opening_balance ADD CONSTRAINT opening_balance_run_id_fkey
+  FOREIGN KEY (run_id) REFERENCES crm.migration_run (id) ON DELETE SET NULL;
 
 CREATE FUNCTION crm.migration_settlements(run bigint, doc text,
   OUT records integer, OUT rejected integer, OUT created integer, OUT updated integer, OUT unchanged integer)
