@@ -54,6 +54,8 @@ else
 fi
 
 # the demo data, one file per concern; each file loads itself only once
+# (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP)
+export CRM_DEMO_TOP=$top
 for f in "$top"/demo/[0-9]*.sql; do
   psql_db -f "$f"
 done
