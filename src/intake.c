@@ -276,6 +276,24 @@ ingest_call(PG_FUNCTION_ARGS)
 	}
 	r.dedup_key = psprintf("call:%s", linkedid);
 
+	if (direction != NULL && strcmp(direction, "in") == 0 && caller_key[0] != '\0')
+	{
+		/* the PBX says it is incoming, from a real number: the fast path */
+		bool		existed;
+
+		r.direction = "in";
+		r.party = r.caller;
+		IntakeAddKey(&r, 'p', r.caller, caller_key);
+		r.describe = psprintf("%s с %s", r.disposition && strcmp(r.disposition, "ANSWERED") != 0 ?
+							  "пропущенный звонок" : "звонок", r.caller);
+		SPI_connect();
+		id = IntakeCallIn(&r, &existed, &outcome);
+		if (existed)
+			IntakeCallUpdate(id, &r);
+		SPI_finish();
+		PG_RETURN_INT64(id);
+	}
+
 	SPI_connect();
 	IntakeCheckFuture(r.occurred_at, "the call's start time");
 

@@ -84,6 +84,7 @@ extern bool IntakeAddKey(IntakeRequest *r, char kind, const char *value, const c
 extern void IntakeLockKey(uint32 space, const char *key);
 extern int64 IntakeFindExisting(const char *dedup_key);
 extern int64 IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome);
+extern int64 IntakeCallIn(IntakeRequest *r, bool *existed, IntakeOutcome *outcome);
 extern void IntakeCheckFuture(TimestampTz ts, const char *what);
 extern int32 IntakeMaxMessageBytes(void);
 
