@@ -200,9 +200,11 @@ SELECT l.file, m.message_id, m.message_id_hashed, m.from_address, m.reply_to, m.
 SELECT (x.occurred_at >= now()) AS dated_on_arrival FROM crm.interaction x JOIN loaded l ON l.id = x.id
  WHERE l.file = '20_missing_date_and_subject.eml';
 SELECT count(*) AS stored_as_read FROM parsed p JOIN loaded l USING (ord) JOIN crm.email_message m ON m.interaction_id = l.id
+  JOIN crm.interaction x ON x.id = l.id
  WHERE m.extracted ->> 'name' IS NOT DISTINCT FROM p.got ->> 'name'
    AND m.extracted -> 'phones' = p.got -> 'phones' AND m.extracted -> 'emails' = p.got -> 'emails'
-   AND m.extracted ->> 'request' IS NOT DISTINCT FROM p.got ->> 'request';
+   AND (m.extracted ->> 'request_length')::int = COALESCE(octet_length(p.got ->> 'request'), 0)
+   AND x.body = p.got ->> 'body';
 
 -- R5: the same Message-ID never loads twice; without one, the same bytes
 SELECT pg_temp.mark() AS _ \gset

@@ -697,7 +697,10 @@ fields_json(const MailRead *mr, bool full)
 	appendStringInfoChar(&js, ']');
 	first = false;
 	json_key_str(&js, "company", mr->company, &first);
-	json_key_str(&js, "request", mr->request, &first);
+	if (full)
+		json_key_str(&js, "request", mr->request, &first);
+	else
+		appendStringInfo(&js, ", \"request_length\": %d", mr->request ? (int) strlen(mr->request) : 0);
 	if (full)
 	{
 		bool		own[INTAKE_MAX_KEYS] = {0};

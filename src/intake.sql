@@ -204,7 +204,7 @@ CREATE TABLE crm.inquiry (
   company              text,
   phones               text[] NOT NULL DEFAULT '{}',
   emails               text[] NOT NULL DEFAULT '{}',
-  request              text,
+  request              text COMPRESSION lz4,
   details              jsonb NOT NULL DEFAULT '{}',
   category             text REFERENCES crm.inquiry_category (code),
   department_id        integer REFERENCES crm.department (id),
@@ -261,7 +261,7 @@ CREATE TABLE crm.interaction (
   dedup_key        text NOT NULL CONSTRAINT interaction_dedup_key UNIQUE,
   party            text,
   subject          text,
-  body             text,
+  body             text COMPRESSION lz4,
   caller           text,
   called           text,
   answered_at      timestamptz,
@@ -292,7 +292,7 @@ CREATE TABLE crm.email_message (
   interaction_id     bigint PRIMARY KEY REFERENCES crm.interaction (id) ON DELETE CASCADE,
   message_id         text NOT NULL CONSTRAINT email_message_message_id_key UNIQUE,
   message_id_hashed  boolean NOT NULL DEFAULT false,
-  raw                bytea NOT NULL,
+  raw                bytea COMPRESSION lz4 NOT NULL,
   from_name          text,
   from_address       text,
   reply_to           text,
@@ -305,9 +305,11 @@ CREATE TABLE crm.email_message (
   created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE crm.email_message IS 'an e-mail as it arrived (the raw RFC 5322 message) and what was read from it (R5)';
+-- (the long texts -- raw messages, bodies, requests -- are compressed with
+-- lz4, several times cheaper than the default pglz for mail)
 COMMENT ON COLUMN crm.email_message.message_id IS 'the Message-ID without <>, or sha256:<hex of the raw message> when it has none';
 COMMENT ON COLUMN crm.email_message.sent_at IS 'the Date header as the sender wrote it (the interaction is dated when it arrived if this lies in the future)';
-COMMENT ON COLUMN crm.email_message.extracted IS 'the template''s fields as found: name, phones, emails, company, request; charset and MIME notes';
+COMMENT ON COLUMN crm.email_message.extracted IS 'the template''s fields as found: name, phones, emails, company (the request is the interaction''s body / the inquiry''s request); MIME notes';
 
 -- the foundation's 'call_client' is R29's; escalation is ours
 INSERT INTO crm.task_kind (code, title, builtin) VALUES

@@ -654,7 +654,7 @@ record_new_lead(const IntakeRequest *r, const bool *own)
 	const char *kinds[INTAKE_MAX_KEYS];
 	int			i,
 				k = 0;
-	const char *name;
+	const char *name = NULL;
 	bool		isnull;
 	int64		inserted;
 
@@ -664,9 +664,14 @@ record_new_lead(const IntakeRequest *r, const bool *own)
 			values[k] = r->value[i];
 			kinds[k] = r->kind[i] == 'p' ? "phone" : "email";
 			k++;
+			if (name == NULL)
+				name = r->key[i];
 		}
 	/* the lead is called by what the first contact gave: company, name, key */
-	name = r->company ? r->company : r->contact_name ? r->contact_name : values[0];
+	if (r->company)
+		name = r->company;
+	else if (r->contact_name)
+		name = r->contact_name;
 
 	interaction_params(r, "in", v, n);
 	v[18] = CStringGetTextDatum(name);

@@ -8,6 +8,10 @@
 #   C new         crm.ingest_call, a new number: a lead, contact, phone,
 #                 inquiry, the call, the head of sales and triage told
 #   PL known/new  the same logic as plain PL/pgSQL (bench_intake_plpgsql.sql)
+#   floor known   the two INSERTs a known call cannot do without (the
+#                 interaction, the notification: same tables, their keys,
+#                 checks and triggers), as one plain SQL statement with the
+#                 ids given -- what any implementation pays at least
 #   raw mail      one INSERT of the same 20 KB message bytes, unique key
 #   C mail        crm.ingest_email of that 20 KB message (multipart text+HTML,
 #                 Russian, from a known client: read, template, matched,
@@ -18,12 +22,15 @@
 # CPU-bound >= 55% / >= 45%; e-mail >= 25%; at most 1.3x slower at 1M than
 # at 10k.  Run: make bench CRM_BENCH_ONLY=intake   (CRM_BENCH_SECONDS, default
 # 10; CRM_BENCH_CLIENTS, default 1; CRM_BENCH_SMALL / CRM_BENCH_LARGE, the
-# contact counts, default 10000 / 1000000).
+# contact counts, default 10000 / 1000000; CRM_BENCH_REPEAT, default 2: each
+# figure is the best of that many runs, the runs of a row interleaved, so
+# that a burst of other work on the machine does not decide a ratio).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 db=bench_intake
 clients=${CRM_BENCH_CLIENTS:-1}
+repeat=${CRM_BENCH_REPEAT:-2}
 small=${CRM_BENCH_SMALL:-10000}
 large=${CRM_BENCH_LARGE:-1000000}
 work=$(mktemp -d)
@@ -36,8 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bpsql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-bpsql -d $db <<'SQL'
+bpsql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
+bpsql -d $db >/dev/null <<'SQL'
 CREATE EXTENSION crm;
 SELECT crm.hire('bench_head', 'Анна Главная', 'alto', 'head');
 SELECT crm.hire('bench_mgr', 'Борис Петров', 'alto', 'manager');
@@ -83,7 +90,7 @@ load() {   # contacts
   echo "   loaded $1 contacts in $((SECONDS - t0)) s"
 }
 
-bpsql -d $db <<'SQL'
+bpsql -d $db >/dev/null <<'SQL'
 SELECT bench_populate(1);
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT ct.id, ct.counterparty_id, 'email', 'zakupki@client1.example'
@@ -111,6 +118,15 @@ cat >"$work/raw_call.sql" <<'EOF'
 \set n random(1, :contacts)
 INSERT INTO bench_raw VALUES ('call:' || nextval('bench_call'), '+7916' || lpad(:n::text, 7, '0'), '+74951000000', now());
 EOF
+cat >"$work/floor_known.sql" <<'EOF'
+\set n random(2, :small)
+WITH ix AS (
+  INSERT INTO crm.interaction (channel, source, direction, occurred_at, dedup_key, party, caller, called, counterparty_id, contact_id)
+  VALUES ('phone', 'pbx', 'in', now(), 'call:' || nextval('bench_call'), '+7916' || lpad(:n::text, 7, '0'), '+7916' || lpad(:n::text, 7, '0'), '+74951000000', :n, :n)
+  RETURNING id)
+INSERT INTO crm.notification (recipient_id, kind, message, payload, counterparty_id)
+SELECT :mgr, 'counterparty_request', 'Новое обращение', jsonb_build_object('interaction', ix.id), :n FROM ix;
+EOF
 cat >"$work/c_known.sql" <<'EOF'
 \set n random(1, :contacts)
 SELECT crm.ingest_call(linkedid => 'b' || nextval('bench_call'), caller => '+7916' || lpad(:n::text, 7, '0'), called => '+74951000000', started_at => now(), direction => 'in');
@@ -135,18 +151,24 @@ for s in c_known c_new pl_known pl_new c_mail; do
     { pgbench -n -f "$work/$s.sql" -D contacts=1 -t 1 -M prepared $db; exit 1; }
 done
 
+mgr=$(bpsql -d $db -At -c "SELECT id FROM crm.employee WHERE role_name = 'bench_mgr'")
 run() {   # script contacts
-  tps $db "$work/$1.sql" "$clients" "$bench_secs" -M prepared -D contacts="$2"
+  tps $db "$work/$1.sql" "$clients" "$bench_secs" -M prepared -D contacts="$2" -D small="$small" -D mgr="$mgr"
 }
 
 declare -A r
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
+scripts="raw_call floor_known c_known c_new pl_known pl_new raw_mail c_mail"
 for n in "$small" "$large"; do
   load "$n"
   for sync in on off; do
     set_sync $db $sync >/dev/null
     bpsql -d $db -c "CHECKPOINT" >/dev/null
-    for s in raw_call c_known c_new pl_known pl_new raw_mail c_mail; do
-      r[$n,$sync,$s]=$(run $s "$n")
+    for s in $scripts; do r[$n,$sync,$s]=0; done
+    for ((i = 1; i <= repeat; i++)); do
+      for s in $scripts; do
+        r[$n,$sync,$s]=$(best "${r[$n,$sync,$s]}" "$(run $s "$n")")
+      done
     done
     echo "   measured: $n contacts, synchronous_commit=$sync"
   done
@@ -154,26 +176,27 @@ done
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 echo
-echo "crm.ingest_call / ingest_email, TPS with $clients client(s), ${bench_secs}s each, pgbench -M prepared; e-mail $msg_bytes bytes"
-printf '%-9s %-5s | %8s %8s %8s %8s %8s | %6s %6s | %8s %8s | %5s %5s | %8s %8s %5s\n' \
-  contacts sync raw_call C_known C_new PL_known PL_new known new C/PL_kn C/PL_new goal_k goal_n raw_mail C_mail mail
+echo "crm.ingest_call / ingest_email: TPS with $clients client(s), best of $repeat x ${bench_secs}s, pgbench -M prepared; e-mail $msg_bytes bytes"
+printf '%-8s %-4s|%8s %8s %8s %8s %8s %8s|%6s %6s %6s|%6s %6s|%8s %8s %5s\n' \
+  contacts sync raw_call floor_kn C_known C_new PL_known PL_new known new floor C/PL_k C/PL_n raw_mail C_mail mail
 for n in "$small" "$large"; do
   for sync in on off; do
-    raw=${r[$n,$sync,raw_call]}; k=${r[$n,$sync,c_known]}; nw=${r[$n,$sync,c_new]}
+    raw=${r[$n,$sync,raw_call]}; fl=${r[$n,$sync,floor_known]}; k=${r[$n,$sync,c_known]}; nw=${r[$n,$sync,c_new]}
     pk=${r[$n,$sync,pl_known]}; pn=${r[$n,$sync,pl_new]}; rm=${r[$n,$sync,raw_mail]}; cm=${r[$n,$sync,c_mail]}
-    if [ $sync = on ]; then gk=70%; gn=65%; else gk=55%; gn=45%; fi
-    printf '%-9s %-5s | %8.0f %8.0f %8.0f %8.0f %8.0f | %6s %6s | %8s %8s | %5s %5s | %8.0f %8.0f %5s\n' \
-      "$n" "$sync" "$raw" "$k" "$nw" "$pk" "$pn" "$(pct "$k" "$raw")" "$(pct "$nw" "$raw")" \
-      "$(ratio "$k" "$pk")x" "$(ratio "$nw" "$pn")x" "$gk" "$gn" "$rm" "$cm" "$(pct "$cm" "$rm")"
+    printf '%-8s %-4s|%8.0f %8.0f %8.0f %8.0f %8.0f %8.0f|%6s %6s %6s|%6s %6s|%8.0f %8.0f %5s\n' \
+      "$n" "$sync" "$raw" "$fl" "$k" "$nw" "$pk" "$pn" "$(pct "$k" "$raw")" "$(pct "$nw" "$raw")" "$(pct "$fl" "$raw")" \
+      "$(ratio "$k" "$pk")" "$(ratio "$nw" "$pn")" "$rm" "$cm" "$(pct "$cm" "$rm")"
   done
 done
-echo "(known, new, mail: C as a share of the raw INSERT's TPS; C/PL: C against plain PL/pgSQL; e-mail goal 25%)"
+echo "known, new, floor, mail: TPS as a share of the raw INSERT's (goals: sync on known 70% new 65%;"
+echo "sync off known 55% new 45%; mail 25%).  C/PL: C against the plain PL/pgSQL version (x)."
 echo
 echo "cost as the contacts grow: TPS at $small / TPS at $large (goal: at most 1.30)"
 for sync in on off; do
-  printf '  sync=%-3s  known %s  new %s  mail %s  (raw call %s)\n' "$sync" \
+  printf '  sync=%-3s  known %s  new %s  mail %s  (raw call %s, PL known %s)\n' "$sync" \
     "$(ratio "${r[$small,$sync,c_known]}" "${r[$large,$sync,c_known]}")" \
     "$(ratio "${r[$small,$sync,c_new]}" "${r[$large,$sync,c_new]}")" \
     "$(ratio "${r[$small,$sync,c_mail]}" "${r[$large,$sync,c_mail]}")" \
-    "$(ratio "${r[$small,$sync,raw_call]}" "${r[$large,$sync,raw_call]}")"
+    "$(ratio "${r[$small,$sync,raw_call]}" "${r[$large,$sync,raw_call]}")" \
+    "$(ratio "${r[$small,$sync,pl_known]}" "${r[$large,$sync,pl_known]}")"
 done
