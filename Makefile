@@ -20,10 +20,23 @@ OBJS        = src/crm.o \
               src/requisites.o \
               src/deal_requisites.o \
               src/deal.o \
+              src/deal_words.o \
+              src/deal_print.o \
               src/gs1.o \
               src/barcode.o \
               src/allocate.o \
-              src/order.o
+              src/order.o \
+              src/http.o \
+              src/json.o \
+              src/json_link.o \
+              src/integration.o \
+              src/miko.o \
+              src/mailbox.o \
+              src/mailchimp.o \
+              src/export.o \
+              src/export_name.o \
+              src/migration.o \
+              src/migration_csv.o
 
 # The install script of the current version is the concatenation of each
 # concern's SQL (beside its C file), in this order.  SQL_RELEASED are the files
@@ -39,9 +52,21 @@ SQL_NEW     = src/job.sql \
               src/intake.sql \
               src/deal.sql \
               src/document.sql \
+              src/deal_print.sql \
+              src/deal_control.sql \
               src/barcode.sql \
               src/stock.sql \
-              src/fulfilment.sql
+              src/fulfilment.sql \
+              src/integration.sql \
+              src/miko.sql \
+              src/mailbox.sql \
+              src/mailchimp.sql \
+              src/segment.sql \
+              src/export.sql \
+              src/migration.sql \
+              src/migration_settlement.sql \
+              src/odbc.sql \
+              src/migration_stock.sql
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
@@ -60,7 +85,11 @@ PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").
-SHLIB_LINK  = -lcurl -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# libhpdf (print forms) dynamically: it exports no symbol the server exports.
+SHLIB_LINK  = -lcurl -lhpdf -Wl,-Bstatic -ljansson -Wl,-Bdynamic -Wl,--exclude-libs,libjansson.a
+# libxlsxwriter dynamically: it exports no symbol the server also exports
+# (test/integration/export_symbols.sh checks)
+SHLIB_LINK += -lxlsxwriter
 # GMime 3 (and glib) for the intake's MIME parsing, dynamically: they export
 # no symbol the server also exports (test/integration/intake_symbols.sh).
 # Their headers are system headers, so that -Werror judges only our code.

@@ -38,7 +38,7 @@ CREATE FUNCTION pg_temp.with_key(bic text, acc text) RETURNS text LANGUAGE sql A
   WITH d AS (SELECT right(bic, 3) || overlay(acc PLACING '0' FROM 9 FOR 1) AS s),
   sums AS (SELECT sum((substr(s, i, 1)::int * (ARRAY[7, 1, 3])[(i - 1) % 3 + 1]) % 10) AS t
              FROM d, generate_series(1, 23) i)
-  SELECT overlay(acc PLACING ((t * 7) % 10)::text FROM 9 FOR 1) FROM sums
+  SELECT overlay(acc PLACING ((t * 3) % 10)::text FROM 9 FOR 1) FROM sums
 $$;
 SELECT pg_temp.with_key('044525225', '40702810000000001234') AS acc \gset
 SELECT :'acc' AS account, crm.account_problem(:'acc', '044525225') AS valid,

@@ -239,12 +239,15 @@ SELECT crm.record_service_decision(:d2, true, 'согласны на ТО раз
 SELECT crm.record_service_decision(:d2, false);
 SELECT crm.record_service_decision(:d2, true);
 SELECT pg_temp.try(format($$UPDATE crm.deal SET service_decision = NULL WHERE id = %s$$, :d2));
-SELECT t.kind, t.title, t.assignee_id = :mgr AS to_manager FROM crm.task t WHERE t.deal_id = :d2 ORDER BY t.id;
+SELECT t.kind, t.title, t.assignee_id = :mgr AS to_manager, t.done_at IS NOT NULL AS done, t.outcome
+  FROM crm.task t WHERE t.deal_id = :d2 ORDER BY t.id;
 SELECT pg_temp.try(format($$SELECT crm.create_document(%s, 'service_contract')$$, :d2));
 SELECT crm.create_document(:d2, 'service_contract', amount => 120000) AS so2 \gset
 SELECT pg_temp.num(number), net_amount, vat_amount, total_amount FROM crm.document WHERE id = :so2;
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'closed')$$, :d2));
 SELECT crm.accept_document(:so2);
+-- signing the service contract is what its task asked for
+SELECT t.kind, t.done_at IS NOT NULL AS done, pg_temp.num(t.outcome) AS outcome FROM crm.task t WHERE t.deal_id = :d2 AND t.kind = 'service_contract';
 SELECT crm.record_payment(:inv2, 2880000) > 0 AS paid;
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'closed')$$, :d2));
 SELECT crm.create_document(:d2, 'vat_invoice') > 0 AS vat_invoice;
@@ -272,10 +275,7 @@ SELECT n.kind, n.message FROM crm.notification n JOIN crm.employee e ON e.id = n
 
 -- ============ what was kept ============
 -- R12: every change: who, from, to, why
-SELECT d.title, h.field,
-       CASE h.field WHEN 'manager' THEN (SELECT e2.role_name FROM crm.employee e2 WHERE e2.id::text = h.from_value) ELSE h.from_value END AS from_value,
-       CASE h.field WHEN 'manager' THEN (SELECT e2.role_name FROM crm.employee e2 WHERE e2.id::text = h.to_value) ELSE h.to_value END AS to_value,
-       h.reason,
+SELECT d.title, h.field, h.from_value, h.to_value, h.reason,
        coalesce(e.role_name, CASE WHEN h.changed_by_role = current_user THEN '(superuser)' END) AS who
   FROM crm.deal_history h JOIN crm.deal d ON d.id = h.deal_id LEFT JOIN crm.employee e ON e.id = h.changed_by
  WHERE h.deal_id IN (:d1, :d2, :d3) ORDER BY h.id;

@@ -6,13 +6,17 @@
  * crm.lot.expires_on, which is the end of the month for a month-only expiry),
  * never a lot that expires sooner than the minimum remaining shelf life asks;
  * lots without expiry after them, oldest received first; ties by id.  The
- * partial index crm.lot_fefo_idx holds only lots with something free, in
- * that order, so the cost does not grow with the number of lots a product
- * has had.
+ * partial index crm.lot_fefo_idx holds only lots with goods on hand, in that
+ * order, so the cost does not grow with the number of lots a product has
+ * had (emptied lots leave the index); lots fully reserved and waiting for
+ * their shipment are skipped by the scan.  reserved is in no index, so a
+ * reservation is a HOT update.
  *
  * One statement takes one lot: it locks the first free lot (FOR NO KEY
  * UPDATE, re-checked after waiting: a lot another order emptied meanwhile is
- * skipped), reserves min(free, need) in it and records the reservation.  The
+ * skipped) and reserves min(free, need) in it; what was taken is collected,
+ * and the caller writes the reservations and the order lines for all the
+ * lines of the order at once (order.c).  The
  * loop stops when the need is met or no free lot is left.  Lots are locked
  * one at a time in allocation order, the same order on every path, so two
  * orders competing for the same lots wait for each other but never deadlock.
@@ -32,20 +36,14 @@ static const char *const take_lot_sql =
 "WITH pick AS ("
 "  SELECT l.id, l.on_hand - l.reserved AS free"
 "    FROM crm.lot l"
-"   WHERE l.product_id = $1 AND l.warehouse_id = $2 AND l.reserved < l.on_hand"
+"   WHERE l.product_id = $1 AND l.warehouse_id = $2 AND l.on_hand > 0 AND l.reserved < l.on_hand"
 "     AND l.alloc_key >= CURRENT_DATE + $3"
 "   ORDER BY l.alloc_key, l.received_at, l.id"
 "   LIMIT 1"
-"   FOR NO KEY UPDATE OF l),"
-" take AS ("
-"  UPDATE crm.lot l SET reserved = l.reserved + LEAST(pick.free, $4)"
-"    FROM pick WHERE l.id = pick.id"
-"  RETURNING l.id, LEAST(pick.free, $4) AS took),"
-" keep AS ("
-"  INSERT INTO crm.reservation AS r (order_line_id, lot_id, quantity)"
-"  SELECT $5, take.id, take.took FROM take"
-"  ON CONFLICT (order_line_id, lot_id) DO UPDATE SET quantity = r.quantity + EXCLUDED.quantity)"
-" SELECT id, took FROM take";
+"   FOR NO KEY UPDATE OF l)"
+" UPDATE crm.lot l SET reserved = l.reserved + LEAST(pick.free, $4)"
+"   FROM pick WHERE l.id = pick.id"
+" RETURNING l.id, LEAST(pick.free, $4)";
 
 Numeric
 NumericZero(void)
@@ -83,15 +81,31 @@ NumericText(Numeric a)
 	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a)));
 }
 
+void
+TakenAdd(TakenList *list, int64 line_id, int64 lot_id, Numeric quantity)
+{
+	if (list->n == list->cap)
+	{
+		list->cap = list->cap ? 2 * list->cap : 16;
+		list->items = list->items ? repalloc(list->items, sizeof(Taken) * list->cap)
+			: palloc(sizeof(Taken) * list->cap);
+	}
+	list->items[list->n].line_id = line_id;
+	list->items[list->n].lot_id = lot_id;
+	list->items[list->n].quantity = quantity;
+	list->n++;
+}
+
 Numeric
-AllocateLine(int64 line_id, int64 product_id, int32 warehouse_id, Numeric need, int32 min_days)
+AllocateLine(int64 line_id, int64 product_id, int32 warehouse_id, Numeric need, int32 min_days,
+			 TakenList *taken)
 {
 	Numeric		total = NumericZero();
 
 	if (take_lot_plan == NULL)
 	{
-		Oid			types[5] = {INT8OID, INT4OID, INT4OID, NUMERICOID, INT8OID};
-		SPIPlanPtr	plan = SPI_prepare(take_lot_sql, 5, types);
+		Oid			types[4] = {INT8OID, INT4OID, INT4OID, NUMERICOID};
+		SPIPlanPtr	plan = SPI_prepare_cursor(take_lot_sql, 4, types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for the lot allocation: %s",
@@ -103,23 +117,25 @@ AllocateLine(int64 line_id, int64 product_id, int32 warehouse_id, Numeric need, 
 
 	while (NumericIsPositive(need))
 	{
-		Datum		values[5];
+		Datum		values[4];
 		bool		isnull;
 		Numeric		took;
+		int64		lot_id;
 		int			rc;
 
 		values[0] = Int64GetDatum(product_id);
 		values[1] = Int32GetDatum(warehouse_id);
 		values[2] = Int32GetDatum(min_days);
 		values[3] = NumericGetDatum(need);
-		values[4] = Int64GetDatum(line_id);
 		rc = SPI_execute_plan(take_lot_plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
+		if (rc != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "lot allocation failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 0)
 			break;				/* no free lot left */
+		lot_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		took = DatumGetNumericCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		SPI_freetuptable(SPI_tuptable);
+		TakenAdd(taken, line_id, lot_id, took);
 		total = NumericAdd(total, took);
 		need = NumericSub(need, took);
 	}

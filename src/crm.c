@@ -17,6 +17,8 @@ void
 _PG_init(void)
 {
 	/* one call per concern that defines settings or hooks */
+	DealPrintInit();
 	FulfilmentInit();
+	IntegrationInit();
 	MarkGUCPrefixReserved("crm");
 }

@@ -34,15 +34,22 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(deal_transition);
 PG_FUNCTION_INFO_V1(deal_stage_allowed);
 PG_FUNCTION_INFO_V1(deal_outer_role);
+PG_FUNCTION_INFO_V1(deal_stage_check_changed);
 
 /* stages, in the order of crm.deal_stage.position */
 typedef enum DealStage
@@ -138,10 +145,11 @@ deal_outer_role(PG_FUNCTION_ARGS)
 
 /* ---- plans kept for the life of the backend ---- */
 
-static SPIPlanPtr checks_plan = NULL;
 static SPIPlanPtr history_plan = NULL;
 static SPIPlanPtr task_plan = NULL;
 static SPIPlanPtr reassign_plan = NULL;
+static SPIPlanPtr role_plan = NULL;
+static SPIPlanPtr done_plan = NULL;
 
 static SPIPlanPtr
 KeepPlan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
@@ -208,6 +216,43 @@ AutoTask(int64 deal, const char *kind, const char *note)
 		elog(ERROR, "creating the task failed: %s", SPI_result_code_string(rc));
 }
 
+/* An automatic task whose purpose is fulfilled: crm.deal_auto_task_done. */
+static void
+AutoTaskDone(int64 deal, const char *kind, const char *outcome)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	plan = KeepPlan(&done_plan, "SELECT crm.deal_auto_task_done($1, $2, $3)", 3, types);
+	values[0] = Int64GetDatum(deal);
+	values[1] = CStringGetTextDatum(kind);
+	values[2] = CStringGetTextDatum(outcome);
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "completing the task failed: %s", SPI_result_code_string(rc));
+}
+
+/* the login role of an employee, as the history names people */
+static char *
+EmployeeRole(int32 employee)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	SPIPlanPtr	plan;
+	int			rc;
+
+	plan = KeepPlan(&role_plan, "SELECT role_name::text FROM crm.employee WHERE id = $1", 1, types);
+	values[0] = Int32GetDatum(employee);
+	rc = SPI_execute_plan(plan, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading employee %d failed: %s", employee, SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return psprintf("%d", employee);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 /* The deal changes hands: its open tasks follow it, the new manager is told. */
 static void
 Reassign(int64 deal, int32 from, int32 to)
@@ -227,49 +272,101 @@ Reassign(int64 deal, int32 from, int32 to)
 }
 
 /*
+ * The registered checks, per target stage, with their FmgrInfo kept for the
+ * life of the backend (so a PL/pgSQL check keeps its cached plans).  Any
+ * change to crm.deal_stage_check (its statement trigger sends a relcache
+ * invalidation, see deal_stage_check_changed) or to any function reloads it.
+ */
+typedef struct StageChecks
+{
+	bool		valid;
+	MemoryContext cxt;
+	Oid			relid;
+	int			n[ST_COUNT];
+	FmgrInfo   *fns[ST_COUNT];
+} StageChecks;
+
+static StageChecks checks;
+
+static void
+ChecksRelcacheCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == checks.relid)
+		checks.valid = false;
+}
+
+static void
+ChecksSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	checks.valid = false;
+}
+
+/* called within SPI, as the owner */
+static void
+LoadChecks(void)
+{
+	static bool registered = false;
+	int			rc;
+	uint64		n;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(ChecksRelcacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, ChecksSyscacheCallback, (Datum) 0);
+		registered = true;
+	}
+	if (checks.cxt == NULL)
+		checks.cxt = AllocSetContextCreate(TopMemoryContext, "crm deal stage checks", ALLOCSET_SMALL_SIZES);
+	else
+		MemoryContextReset(checks.cxt);
+	memset(checks.n, 0, sizeof checks.n);
+	memset(checks.fns, 0, sizeof checks.fns);
+	checks.relid = get_relname_relid("deal_stage_check", get_namespace_oid("crm", false));
+	/* valid from now on; an invalidation that arrives while we read clears it */
+	checks.valid = true;
+
+	rc = SPI_execute("SELECT to_stage, check_fn::oid FROM crm.deal_stage_check "
+					 "ORDER BY builtin DESC, check_fn::text", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the stage checks failed: %s", SPI_result_code_string(rc));
+	n = SPI_processed;
+	for (int st = 0; st < ST_COUNT; st++)
+		checks.fns[st] = MemoryContextAllocZero(checks.cxt, sizeof(FmgrInfo) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		char	   *stage = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		Oid			fn = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		DealStage	st = StageFromCode(stage);
+
+		if (st == ST_UNKNOWN)
+			continue;
+		fmgr_info_cxt(fn, &checks.fns[st][checks.n[st]], checks.cxt);
+		checks.n[st]++;
+	}
+}
+
+/*
  * Calls every check registered for the target stage; returns the reasons
  * (one sentence each, space separated), or NULL when all are satisfied.
  * The result is allocated in the caller's (upper) memory context.
  */
 static char *
-RunChecks(int64 deal, const char *to_stage, MemoryContext upper)
+RunChecks(int64 deal, DealStage to, MemoryContext upper)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	SPIPlanPtr	plan;
-	int			rc;
-	uint64		n;
-	Oid		   *fns;
 	StringInfoData reasons;
 
-	plan = KeepPlan(&checks_plan,
-					"SELECT check_fn::oid FROM crm.deal_stage_check WHERE to_stage = $1 "
-					"ORDER BY builtin DESC, check_fn::text",
-					1, types);
-	values[0] = CStringGetTextDatum(to_stage);
-	rc = SPI_execute_plan(plan, values, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the stage checks failed: %s", SPI_result_code_string(rc));
-	n = SPI_processed;
-	if (n == 0)
+	if (!checks.valid)
+		LoadChecks();
+	if (checks.n[to] == 0)
 		return NULL;
-	fns = palloc(sizeof(Oid) * n);
-	for (uint64 i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		fns[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
 	initStringInfo(&reasons);
-	for (uint64 i = 0; i < n; i++)
+	for (int i = 0; i < checks.n[to]; i++)
 	{
-		FmgrInfo	flinfo;
 		LOCAL_FCINFO(fcinfo, 1);
 		Datum		result;
 
-		fmgr_info(fns[i], &flinfo);
-		InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+		InitFunctionCallInfoData(*fcinfo, &checks.fns[to][i], 1, InvalidOid, NULL, NULL);
 		fcinfo->args[0].value = Int64GetDatum(deal);
 		fcinfo->args[0].isnull = false;
 		result = FunctionCallInvoke(fcinfo);
@@ -287,6 +384,21 @@ RunChecks(int64 deal, const char *to_stage, MemoryContext upper)
 	return MemoryContextStrdup(upper, reasons.data);
 }
 
+/*
+ * Statement trigger on crm.deal_stage_check: every backend reloads the checks
+ * (a relcache invalidation of the table, sent at commit).
+ */
+Datum
+deal_stage_check_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "deal_stage_check_changed must be a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
 /* ---- the trigger ---- */
 
 typedef struct DealCols
@@ -302,14 +414,62 @@ typedef struct DealCols
 	int			closed_at;
 } DealCols;
 
+/*
+ * The number of a column of crm.deal.  Looked up by name once and kept, and
+ * checked by name on every use (columns may be added by other concerns).
+ */
+#define MAX_COLS 32
+static struct
+{
+	const char *name;
+	int			attnum;
+}			colcache[MAX_COLS];
+
 static int
 Col(TupleDesc desc, const char *name)
 {
-	int			n = SPI_fnumber(desc, name);
+	int			n;
+	int			slot = -1;
 
+	for (int i = 0; i < MAX_COLS && colcache[i].name != NULL; i++)
+		if (colcache[i].name == name || strcmp(colcache[i].name, name) == 0)
+		{
+			slot = i;
+			n = colcache[i].attnum;
+			if (n > 0 && n <= desc->natts && !TupleDescAttr(desc, n - 1)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, n - 1)->attname), name) == 0)
+				return n;
+			break;
+		}
+	n = SPI_fnumber(desc, name);
 	if (n <= 0)
 		elog(ERROR, "crm.deal has no column \"%s\"", name);
+	if (slot < 0)
+		for (int i = 0; i < MAX_COLS; i++)
+			if (colcache[i].name == NULL)
+			{
+				slot = i;
+				colcache[i].name = name;
+				break;
+			}
+	if (slot >= 0)
+		colcache[slot].attnum = n;
 	return n;
+}
+
+/* whether a column has the same value in both versions of the row */
+static bool
+SameValue(HeapTuple a, HeapTuple b, TupleDesc desc, int col)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, col - 1);
+	bool		na,
+				nb;
+	Datum		da = heap_getattr(a, col, desc, &na);
+	Datum		db = heap_getattr(b, col, desc, &nb);
+
+	if (na || nb)
+		return na == nb;
+	return datumIsEqual(da, db, att->attbyval, att->attlen);
 }
 
 static char *
@@ -329,14 +489,6 @@ Blank(const char *s)
 	return true;
 }
 
-static bool
-SameText(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 /*
  * What the deal keeps once it is so: its counterparty and creation, and the
  * facts the documents and payments establish -- the agreement (R13), the
@@ -347,31 +499,27 @@ CheckKept(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int64 id)
 {
 	static const char *const always[] = {"counterparty_id", "created_at", "created_by", "closed_at"};
 	static const char *const once_set[] = {"agreed_at", "won_at"};
+	bool		isnull;
 
 	for (size_t i = 0; i < lengthof(always); i++)
-	{
-		int			col = Col(desc, always[i]);
-
-		if (!SameText(GetText(oldtup, desc, col), GetText(newtup, desc, col)))
+		if (!SameValue(oldtup, newtup, desc, Col(desc, always[i])))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("%s of deal " INT64_FORMAT " cannot change", always[i], id),
 					 errdetail("It is set when the deal is created or ends.")));
-	}
 	for (size_t i = 0; i < lengthof(once_set); i++)
 	{
 		int			col = Col(desc, once_set[i]);
-		char	   *before = GetText(oldtup, desc, col);
 
-		if (before != NULL && !SameText(before, GetText(newtup, desc, col)))
+		(void) heap_getattr(oldtup, col, desc, &isnull);
+		if (!isnull && !SameValue(oldtup, newtup, desc, col))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("%s of deal " INT64_FORMAT " cannot change once set", once_set[i], id),
 					 errdetail("The client's agreement and the win are facts established by documents and payments.")));
 	}
-	if (GetText(oldtup, desc, Col(desc, "agreed_at")) != NULL &&
-		!SameText(GetText(oldtup, desc, Col(desc, "agreement_path")),
-				  GetText(newtup, desc, Col(desc, "agreement_path"))))
+	(void) heap_getattr(oldtup, Col(desc, "agreed_at"), desc, &isnull);
+	if (!isnull && !SameValue(oldtup, newtup, desc, Col(desc, "agreement_path")))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agreement_path of deal " INT64_FORMAT " cannot change once agreed", id)));
@@ -535,7 +683,7 @@ deal_transition(PG_FUNCTION_ARGS)
 
 		if (stage_changed)
 		{
-			reasons = RunChecks(id, new_stage, upper);
+			reasons = RunChecks(id, to, upper);
 			if (reasons != NULL)
 			{
 				SetUserIdAndSecContext(save_userid, save_sec);
@@ -553,16 +701,18 @@ deal_transition(PG_FUNCTION_ARGS)
 		if (sd_changed)
 		{
 			WriteHistory(id, "service_decision", old_sd, new_sd, reason_given ? new_reason : NULL, who);
+			/* the offer is answered */
+			AutoTaskDone(id, "offer_service", strcmp(new_sd, "accepted") == 0 ? "согласие на сервис" : "отказ от сервиса");
 			if (strcmp(new_sd, "accepted") == 0)
 				AutoTask(id, "service_contract", NULL);
+			else
+				AutoTaskDone(id, "service_contract", "отказ от сервиса");
 		}
 		if (old_mgr != new_mgr)
 		{
-			char		f[16],
-						t[16];
+			char	   *f = EmployeeRole(old_mgr);
+			char	   *t = EmployeeRole(new_mgr);
 
-			snprintf(f, sizeof f, "%d", old_mgr);
-			snprintf(t, sizeof t, "%d", new_mgr);
 			WriteHistory(id, "manager", f, t, reason_given ? new_reason : NULL, who);
 			Reassign(id, old_mgr, new_mgr);
 		}

@@ -190,7 +190,7 @@ BEGIN
          q.unit_price, q.vat_rate, round(q.qty * q.unit_price, 2),
          round(round(q.qty * q.unit_price, 2) * q.vat_rate / 100, 2),
          round(q.qty * q.unit_price, 2) + round(round(q.qty * q.unit_price, 2) * q.vat_rate / 100, 2),
-         coalesce(q.delivery_terms, (SELECT d.delivery_terms FROM crm.deal d WHERE d.id = document_plan.deal))
+         q.delivery_terms
     FROM q WHERE q.qty > 0 ORDER BY q.id;
   IF quantities IS NOT NULL THEN
     SELECT string_agg(format('line %s: asked %s, not yet covered %s', l.id,
@@ -225,6 +225,7 @@ DECLARE
   sums record;
   vat numeric;
 BEGIN
+  IF crm.restoring() THEN RETURN NEW; END IF;
   SELECT * INTO k FROM crm.document_kind WHERE code = NEW.kind;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown document kind "%"', NEW.kind
@@ -344,6 +345,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   k crm.document_kind;
 BEGIN
+  IF crm.restoring() THEN RETURN NULL; END IF;
   SELECT * INTO k FROM crm.document_kind WHERE code = NEW.kind;
   IF k.amounts = 'lines' THEN
     INSERT INTO crm.document_line (document_id, line_no, deal_line_id, product_id, description, unit, quantity,
@@ -439,6 +441,8 @@ BEGIN
       UPDATE crm.deal SET agreement_path = 'proposal', agreed_at = now() WHERE id = NEW.deal_id AND agreed_at IS NULL;
     ELSIF NEW.kind = 'contract' THEN
       PERFORM crm.deal_won(NEW.deal_id);
+    ELSIF NEW.kind = 'service_contract' THEN
+      PERFORM crm.deal_auto_task_done(NEW.deal_id, 'service_contract', format('договор %s подписан', NEW.number));
     END IF;
   END IF;
   RETURN NULL;
@@ -458,6 +462,28 @@ END
 $$;
 REVOKE ALL ON FUNCTION crm.deal_won(bigint) FROM PUBLIC;
 
+-- These run first, with the rights of whoever inserts: what they may not see
+-- or issue is refused before the definer triggers read anything about it
+-- (row-level security's own check comes only after the BEFORE triggers).
+CREATE FUNCTION crm.document_authorize() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM crm.deal d WHERE d.id = NEW.deal_id) THEN
+    RAISE EXCEPTION 'deal % does not exist or is not yours', NEW.deal_id USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- the warehouse issues the shipping documents only (as policy document_shipping says)
+  IF NOT (pg_has_role('crm_admin', 'MEMBER') OR pg_has_role('crm_head', 'MEMBER')
+          OR pg_has_role('crm_manager', 'MEMBER')
+          OR EXISTS (SELECT FROM pg_roles r WHERE r.rolname = current_user AND r.rolsuper))
+     AND NEW.kind NOT IN ('consignment_note', 'vat_invoice', 'waybill') THEN
+    RAISE EXCEPTION 'you may not issue a %', NEW.kind USING ERRCODE = 'insufficient_privilege',
+      DETAIL = 'The warehouse issues consignment notes, VAT invoices and waybills.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER document_0_authorize BEFORE INSERT ON crm.document
+  FOR EACH ROW EXECUTE FUNCTION crm.document_authorize();
 CREATE TRIGGER document_before_insert BEFORE INSERT ON crm.document
   FOR EACH ROW EXECUTE FUNCTION crm.document_before_insert();
 CREATE TRIGGER document_after_insert AFTER INSERT ON crm.document
@@ -537,6 +563,7 @@ DECLARE
   d crm.deal;
   paid numeric;
 BEGIN
+  IF crm.restoring() THEN RETURN NEW; END IF;
   SELECT * INTO inv FROM crm.document WHERE id = NEW.invoice_id FOR UPDATE;
   IF NOT FOUND OR inv.kind <> 'invoice' THEN
     RAISE EXCEPTION 'document % is not an invoice for payment', NEW.invoice_id
@@ -567,10 +594,23 @@ $$;
 CREATE FUNCTION crm.payment_after_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF crm.restoring() THEN RETURN NULL; END IF;
   PERFORM crm.deal_won(NEW.deal_id);
   RETURN NULL;
 END
 $$;
+CREATE FUNCTION crm.payment_authorize() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM crm.document d WHERE d.id = NEW.invoice_id) THEN
+    RAISE EXCEPTION 'document % does not exist or is not yours', NEW.invoice_id
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER payment_0_authorize BEFORE INSERT ON crm.payment
+  FOR EACH ROW EXECUTE FUNCTION crm.payment_authorize();
 CREATE TRIGGER payment_before_insert BEFORE INSERT ON crm.payment
   FOR EACH ROW EXECUTE FUNCTION crm.payment_before_insert();
 CREATE TRIGGER payment_after_insert AFTER INSERT ON crm.payment
@@ -601,8 +641,37 @@ SELECT d.id AS deal_id,
   LEFT JOIN (SELECT deal_id, sum(amount) AS paid FROM crm.payment GROUP BY deal_id) p ON p.deal_id = d.id;
 COMMENT ON VIEW crm.deal_amounts IS 'per deal: lines without VAT, VAT, total; invoiced; paid; unpaid';
 
--- Settlement balance per counterparty: shipped (consignment notes) minus paid;
--- positive = the client owes us, negative = we hold the client's advance.
+-- Opening balances carried over from the old accounting system (R23; loaded
+-- by the migration concern).
+CREATE TABLE crm.opening_balance (
+  counterparty_id  bigint PRIMARY KEY REFERENCES crm.counterparty (id) ON DELETE CASCADE,
+  amount           numeric(14, 2) NOT NULL,
+  as_of            date NOT NULL,
+  run_id           bigint,
+  note             text,
+  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.opening_balance IS 'R23: settlement balance per counterparty carried over from the old 1C; positive: the counterparty owes us';
+COMMENT ON COLUMN crm.opening_balance.run_id IS 'the migration run (crm.migration_run) that loaded it, if any';
+COMMENT ON COLUMN crm.opening_balance.amount IS 'roubles; positive: the counterparty owes us (debit), negative: we owe it or hold its advance (credit)';
+COMMENT ON COLUMN crm.opening_balance.as_of IS 'the date of the balance in the old 1C';
+CREATE TRIGGER opening_balance_touch BEFORE UPDATE ON crm.opening_balance
+  FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
+
+ALTER TABLE crm.opening_balance ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY opening_balance_admin ON crm.opening_balance TO crm_admin USING (true) WITH CHECK (true);
+CREATE POLICY opening_balance_read ON crm.opening_balance FOR SELECT TO crm_reader, crm_integration USING (true);
+-- the sales team sees the balances of the counterparties it sees
+CREATE POLICY opening_balance_sales ON crm.opening_balance FOR SELECT TO crm_head, crm_manager
+  USING (EXISTS (SELECT FROM crm.counterparty c WHERE c.id = counterparty_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.opening_balance TO crm_admin;
+GRANT SELECT ON crm.opening_balance TO crm_head, crm_manager, crm_integration, crm_reader;
+SELECT crm.keep_in_dump('crm.opening_balance', '');
+
+-- Settlement balance per counterparty: the opening balance plus shipped
+-- (consignment notes) minus paid; positive = the client owes us, negative =
+-- we hold the client's advance.
 CREATE VIEW crm.settlement WITH (security_invoker = true) AS
 WITH shipped AS (
   SELECT d.counterparty_id, sum(doc.total_amount) AS amount
@@ -616,29 +685,39 @@ WITH shipped AS (
   SELECT counterparty_id, sum(amount) AS amount FROM crm.payment GROUP BY counterparty_id
 )
 SELECT c.id AS counterparty_id, c.name,
-       coalesce(i.amount, 0) AS invoiced, coalesce(s.amount, 0) AS shipped, coalesce(p.amount, 0) AS paid,
-       coalesce(s.amount, 0) - coalesce(p.amount, 0) AS balance,
-       coalesce(i.amount, 0) - coalesce(p.amount, 0) AS invoiced_unpaid
+       coalesce(i.amount, 0)::numeric(16, 2) AS invoiced, coalesce(s.amount, 0)::numeric(16, 2) AS shipped,
+       coalesce(p.amount, 0)::numeric(16, 2) AS paid,
+       (coalesce(o.amount, 0) + coalesce(s.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS balance,
+       (coalesce(i.amount, 0) - coalesce(p.amount, 0))::numeric(16, 2) AS invoiced_unpaid,
+       coalesce(o.amount, 0)::numeric(16, 2) AS opening
   FROM crm.counterparty c
   LEFT JOIN shipped s ON s.counterparty_id = c.id
   LEFT JOIN invoiced i ON i.counterparty_id = c.id
   LEFT JOIN paid p ON p.counterparty_id = c.id
- WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL;
-COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
+  LEFT JOIN crm.opening_balance o ON o.counterparty_id = c.id
+ WHERE s.amount IS NOT NULL OR i.amount IS NOT NULL OR p.amount IS NOT NULL OR o.amount IS NOT NULL;
+COMMENT ON VIEW crm.settlement IS 'settlement balance per counterparty: opening balance (from the old 1C) plus shipped minus paid (positive: the client owes; negative: advance received); invoiced_unpaid: invoices not yet paid';
 
 -- ---- the deal-owned stage checks (R12, R20, R21) ----
 
+-- (PL/pgSQL: their plans are cached across transactions, and they run on
+-- every move)
 CREATE FUNCTION crm.deal_check_agreed(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE WHEN d.agreed_at IS NULL THEN
     'The client has not agreed yet: no accepted proposal, and no contract or invoice issued (R13).' END
-    FROM crm.deal d WHERE d.id = deal
+    FROM crm.deal d WHERE d.id = deal);
+END
 $$;
 
 -- R20: equipment that needs a certificate has a valid one.  Also usable by
 -- fulfilment before shipping.
 CREATE FUNCTION crm.deal_check_certificate(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   WITH needs AS (
     SELECT DISTINCT t.name FROM crm.equipment_type t
      WHERE t.certification_required
@@ -654,11 +733,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM needs n
   HAVING count(*) > 0
      AND NOT EXISTS (SELECT FROM crm.document c WHERE c.deal_id = deal AND c.kind = 'certificate'
-                        AND crm.document_is_live(c.status) AND c.valid_until >= CURRENT_DATE)
+                        AND crm.document_is_live(c.status) AND c.valid_until >= CURRENT_DATE));
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_service_settled(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE
     WHEN d.service_decision IS NULL THEN
       'The service question is not settled: record the client''s answer to the service offer (R21).'
@@ -666,18 +748,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            SELECT FROM crm.document c WHERE c.deal_id = d.id AND c.kind = 'service_contract' AND c.status = 'accepted') THEN
       'The client accepted service but the service contract is not signed (R21).'
     END
-    FROM crm.deal d WHERE d.id = deal
+    FROM crm.deal d WHERE d.id = deal);
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_paid(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   SELECT CASE WHEN a.paid < a.total_amount THEN
     format('Payment is not complete: %s of %s received.', a.paid, a.total_amount) END
-    FROM crm.deal_amounts a WHERE a.deal_id = deal
+    FROM crm.deal_amounts a WHERE a.deal_id = deal);
+END
 $$;
 
 CREATE FUNCTION crm.deal_check_documents(deal bigint) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN (
   WITH lack AS (
     SELECT k.code, k.title, k.partial FROM crm.document_kind k
      WHERE k.required_for_closing
@@ -689,7 +777,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 string_agg(lower(l.title) || CASE WHEN EXISTS (
                   SELECT FROM crm.document c WHERE c.deal_id = deal AND c.kind = l.code AND crm.document_is_live(c.status))
                   THEN ' (not for every line)' ELSE '' END, ', ' ORDER BY l.code))
-    FROM lack l HAVING count(*) > 0
+    FROM lack l HAVING count(*) > 0);
+END
 $$;
 
 INSERT INTO crm.deal_stage_check (to_stage, check_fn, description, builtin) VALUES
@@ -746,13 +835,15 @@ GRANT INSERT (invoice_id, amount, paid_on, reference) ON crm.payment
 GRANT SELECT ON crm.deal_amounts, crm.settlement TO crm_admin, crm_head, crm_manager, crm_integration, crm_reader;
 
 REVOKE ALL ON FUNCTION crm.document_before_insert(), crm.document_after_insert(), crm.document_before_update(),
-  crm.document_after_update(), crm.payment_before_insert(), crm.payment_after_insert() FROM PUBLIC;
+  crm.document_after_update(), crm.payment_before_insert(), crm.payment_after_insert(),
+  crm.document_authorize(), crm.payment_authorize() FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm.create_document(bigint, text, date, jsonb, numeric, date, text, text, text),
   crm.set_document_status(bigint, text, text), crm.accept_document(bigint, text), crm.reject_document(bigint, text),
   crm.cancel_document(bigint, text), crm.record_payment(bigint, numeric, date, text),
   crm.document_plan(bigint, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.create_document(bigint, text, date, jsonb, numeric, date, text, text, text),
   crm.document_plan(bigint, text, jsonb) TO crm_admin, crm_head, crm_manager, crm_warehouse;
+GRANT EXECUTE ON FUNCTION crm.document_plan(bigint, text, jsonb) TO crm_reader;
 GRANT EXECUTE ON FUNCTION crm.set_document_status(bigint, text, text), crm.accept_document(bigint, text),
   crm.reject_document(bigint, text), crm.cancel_document(bigint, text) TO crm_admin, crm_head, crm_manager;
 GRANT EXECUTE ON FUNCTION crm.record_payment(bigint, numeric, date, text)

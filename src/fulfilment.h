@@ -11,17 +11,35 @@
 
 #include "utils/numeric.h"
 
+/* what the allocation took: a quantity of a lot for an order line */
+typedef struct Taken
+{
+	int64		line_id;
+	int64		lot_id;
+	Numeric		quantity;
+} Taken;
+
+typedef struct TakenList
+{
+	Taken	   *items;
+	int			n;
+	int			cap;
+} TakenList;
+
+extern void TakenAdd(TakenList *list, int64 line_id, int64 lot_id, Numeric quantity);
+
 /*
  * Reserves up to need of free, unexpired stock of a product in a warehouse
  * for an order line, lot by lot in allocation order (first expiring first,
  * lots without expiry oldest received first, ties by id), skipping lots that
  * expire sooner than min_days from today.  Each lot is locked as it is
  * taken, so every path locks a product's lots in the same order.  Updates
- * crm.lot.reserved and crm.reservation (not the order line).  Must run
- * inside SPI_connect, as the owner of crm.  Returns the quantity reserved.
+ * crm.lot.reserved and appends what it took to taken (in the current memory
+ * context); the caller records the reservations.  Must run inside
+ * SPI_connect, as the owner of crm.  Returns the quantity reserved.
  */
 extern Numeric AllocateLine(int64 line_id, int64 product_id, int32 warehouse_id,
-							Numeric need, int32 min_days);
+							Numeric need, int32 min_days, TakenList *taken);
 
 /* defines the fulfilment settings; called from _PG_init */
 extern void FulfilmentInit(void);

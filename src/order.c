@@ -91,7 +91,8 @@ typedef enum
 	Q_LINES,
 	Q_PRODUCTION,
 	Q_SUPPLIER,
-	Q_LINE_DONE,
+	Q_RESERVE_BATCH,
+	Q_LINES_BATCH,
 	Q_LINE_EXCEPTION,
 	N_QUERIES
 } QueryId;
@@ -163,11 +164,19 @@ static const SplitQuery queries[N_QUERIES] = {
 		"  WHERE s.product_id = $2 AND s.active"
 		"  ORDER BY s.priority, s.supplier_id LIMIT 1"
 		" RETURNING id", 4, {INT8OID, INT8OID, INT4OID, NUMERICOID}},
-	[Q_LINE_DONE] = {
-		"UPDATE crm.order_line SET reserved_qty = reserved_qty + $2,"
-		"  production_qty = production_qty + $3, supplier_qty = supplier_qty + $4,"
+	[Q_RESERVE_BATCH] = {
+		"INSERT INTO crm.reservation AS r (order_line_id, lot_id, quantity)"
+		" SELECT u.line, u.lot, sum(u.qty) FROM unnest($1::int8[], $2::int8[], $3::numeric[]) AS u(line, lot, qty)"
+		"  GROUP BY u.line, u.lot"
+		" ON CONFLICT (order_line_id, lot_id) DO UPDATE SET quantity = r.quantity + EXCLUDED.quantity",
+		3, {INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID}},
+	[Q_LINES_BATCH] = {
+		"UPDATE crm.order_line ol SET reserved_qty = ol.reserved_qty + u.r,"
+		"  production_qty = ol.production_qty + u.p, supplier_qty = ol.supplier_qty + u.s,"
 		"  exception = NULL, exception_sqlstate = NULL, exception_at = NULL"
-		" WHERE id = $1", 4, {INT8OID, NUMERICOID, NUMERICOID, NUMERICOID}},
+		" FROM unnest($1::int8[], $2::numeric[], $3::numeric[], $4::numeric[]) AS u(id, r, p, s)"
+		" WHERE ol.id = u.id",
+		4, {INT8ARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID}},
 	[Q_LINE_EXCEPTION] = {
 		"UPDATE crm.order_line SET exception = $2, exception_sqlstate = $3, exception_at = now()"
 		" WHERE id = $1", 3, {INT8OID, TEXTOID, TEXTOID}},
@@ -204,7 +213,9 @@ Run(QueryId q, Datum *values, const char *nulls, bool read_only)
 
 	if (plans[q] == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(queries[q].sql, queries[q].nargs, (Oid *) queries[q].types);
+		/* a generic plan at once: these run thousands of times with new parameters */
+		SPIPlanPtr	plan = SPI_prepare_cursor(queries[q].sql, queries[q].nargs, (Oid *) queries[q].types,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for fulfilment query %d: %s", (int) q,
@@ -288,9 +299,20 @@ ReadLines(uint64 n)
 	return lines;
 }
 
-/* The split of one line; any error rolls the line back (SplitLines). */
+/* what the split of a line came to */
+typedef struct LineResult
+{
+	Numeric		reserved;
+	Numeric		production;
+	Numeric		supplier;
+} LineResult;
+
+/*
+ * The split of one line: allocation (what it takes is appended to taken)
+ * and replenishment.  Any error rolls the line back (SplitLines).
+ */
 static void
-SplitOneLine(const SplitLine *l, int32 warehouse_id)
+SplitOneLine(const SplitLine *l, int32 warehouse_id, TakenList *taken, LineResult *result)
 {
 	Numeric		reserved;
 	Numeric		rest;
@@ -310,7 +332,7 @@ SplitOneLine(const SplitLine *l, int32 warehouse_id)
 				 errmsg("product %s is blocked for sale: %s", l->sku, l->blocked),
 				 errdetail("A blocked product is neither reserved nor replenished.")));
 
-	reserved = AllocateLine(l->line_id, l->product_id, warehouse_id, l->need, l->min_days);
+	reserved = AllocateLine(l->line_id, l->product_id, warehouse_id, l->need, l->min_days, taken);
 	rest = NumericSub(l->need, reserved);
 	if (NumericIsPositive(rest))
 	{
@@ -337,11 +359,21 @@ SplitOneLine(const SplitLine *l, int32 warehouse_id)
 			supplier = rest;
 		}
 	}
-	values[0] = Int64GetDatum(l->line_id);
-	values[1] = NumericGetDatum(reserved);
-	values[2] = NumericGetDatum(production);
-	values[3] = NumericGetDatum(supplier);
-	Run(Q_LINE_DONE, values, NULL, false);
+	result->reserved = reserved;
+	result->production = production;
+	result->supplier = supplier;
+}
+
+static Datum
+Int8Array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+static Datum
+NumericArray(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, NUMERICOID, -1, false, TYPALIGN_INT));
 }
 
 /*
@@ -369,26 +401,44 @@ LineError(int sqlerrcode)
 	return sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE && sqlerrcode != ERRCODE_OBJECT_IN_USE;
 }
 
-/* Splits the lines, each in its own subtransaction.  Returns the exceptions. */
+/*
+ * Splits the lines, each in its own subtransaction: a failing line is rolled
+ * back alone and its exception recorded.  Then the reservations and the
+ * quantities of the lines that succeeded are written in two set-based
+ * statements.  Returns the number of exceptions.
+ */
 static int
 SplitLines(const SplitLine *lines, uint64 n, int32 warehouse_id)
 {
 	volatile int exceptions = 0;
 	volatile uint64 i;
+	TakenList	taken = {NULL, 0, 0};
+	Datum	   *done_id = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	Datum	   *done_r = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	Datum	   *done_p = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	Datum	   *done_s = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	volatile int ndone = 0;
 
 	for (i = 0; i < n; i++)
 	{
 		MemoryContext oldcontext = CurrentMemoryContext;
 		ResourceOwner oldowner = CurrentResourceOwner;
+		int			taken_before = taken.n;
+		LineResult	result;
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(oldcontext);
 		PG_TRY();
 		{
-			SplitOneLine(&lines[i], warehouse_id);
+			SplitOneLine(&lines[i], warehouse_id, &taken, &result);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
+			done_id[ndone] = Int64GetDatum(lines[i].line_id);
+			done_r[ndone] = NumericGetDatum(result.reserved);
+			done_p[ndone] = NumericGetDatum(result.production);
+			done_s[ndone] = NumericGetDatum(result.supplier);
+			ndone++;
 		}
 		PG_CATCH();
 		{
@@ -403,6 +453,7 @@ SplitLines(const SplitLine *lines, uint64 n, int32 warehouse_id)
 			CurrentResourceOwner = oldowner;
 			if (!LineError(edata->sqlerrcode))
 				ReThrowError(edata);
+			taken.n = taken_before; /* its lots were rolled back with it */
 			values[0] = Int64GetDatum(lines[i].line_id);
 			values[1] = CStringGetTextDatum(edata->message ? edata->message : "error");
 			values[2] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
@@ -411,6 +462,36 @@ SplitLines(const SplitLine *lines, uint64 n, int32 warehouse_id)
 			exceptions++;
 		}
 		PG_END_TRY();
+	}
+
+	if (taken.n > 0)
+	{
+		Datum	   *line_ids = palloc(sizeof(Datum) * taken.n);
+		Datum	   *lot_ids = palloc(sizeof(Datum) * taken.n);
+		Datum	   *qty = palloc(sizeof(Datum) * taken.n);
+		Datum		values[3];
+		int			k;
+
+		for (k = 0; k < taken.n; k++)
+		{
+			line_ids[k] = Int64GetDatum(taken.items[k].line_id);
+			lot_ids[k] = Int64GetDatum(taken.items[k].lot_id);
+			qty[k] = NumericGetDatum(taken.items[k].quantity);
+		}
+		values[0] = Int8Array(line_ids, taken.n);
+		values[1] = Int8Array(lot_ids, taken.n);
+		values[2] = NumericArray(qty, taken.n);
+		Run(Q_RESERVE_BATCH, values, NULL, false);
+	}
+	if (ndone > 0)
+	{
+		Datum		values[4];
+
+		values[0] = Int8Array(done_id, ndone);
+		values[1] = NumericArray(done_r, ndone);
+		values[2] = NumericArray(done_p, ndone);
+		values[3] = NumericArray(done_s, ndone);
+		Run(Q_LINES_BATCH, values, NULL, false);
 	}
 	return exceptions;
 }

@@ -17,7 +17,9 @@ trap 'rm -rf "$work"' EXIT
 nm -D --defined-only "$bindir/postgres" | awk '{print $3}' | sort -u >"$work/postgres.syms"
 [ -s "$work/postgres.syms" ] || { echo "no symbols read from $bindir/postgres"; exit 1; }
 
-defined() { nm -D --defined-only "$1" | awk '{print $3}' | sed 's/@.*//' | sort -u; }
+# the linker's own section markers are in every shared object, the server's too
+defined() { nm -D --defined-only "$1" | awk '{print $3}' | sed 's/@.*//' |
+            grep -vxE '__bss_start|_edata|_end|_init|_fini' | sort -u; }
 undefined() { nm -D --undefined-only "$1" | awk '{print $2}' | sed 's/@.*//' | sort -u; }
 
 # the check catches what it must: jansson defines json_object, as postgres does

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# test/bench/bench_fulfilment.sh -- R15 R16 R31: what placing an order costs.
+#
+#   1. a 5-line order (order + lines + split + FEFO allocation from stock),
+#      crm.place_order (C), against a raw single-row INSERT into a plain
+#      table, in the same run, with synchronous_commit on (durable) and off
+#      (CPU-bound); and against a plain PL/pgSQL version of the same logic
+#      (defined here, not in the extension), the bar to beat.
+#      Goals: >= 40% of the raw INSERT durable, >= 15% CPU-bound.
+#   2. allocation time with 100 and with 100,000 free lots of one product
+#      (a 1-line order).  Goal: <= 1.5x slower at 100k.
+#   3. 2 clients ordering different products against 1 client.
+#      Goal: >= 1.6x the throughput (on 2 cores shared with the server).
+# Run by `make bench` (test/bench/run.sh), CRM_BENCH_ONLY=fulfilment.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+db=bench_fulfilment
+secs=$bench_secs
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+bpsql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+bpsql -d $db <<'SQL'
+CREATE EXTENSION crm;
+CREATE TABLE bench_raw (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer bigint NOT NULL,
+                        product bigint NOT NULL, quantity numeric(15, 3) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO crm.warehouse (id, code, name) VALUES (1, 'bench', 'Bench warehouse');
+INSERT INTO crm.counterparty (id, kind, name) SELECT i, 'client', 'Client ' || i FROM generate_series(1, 10) i;
+INSERT INTO crm.counterparty (id, kind, name) VALUES (100, 'supplier', 'Supplier');
+-- products 1..10: two sets of five (one per client in the scaling run);
+-- 1001: 100 lots, 1002: 100,000 lots
+INSERT INTO crm.product (id, sku, name, made_in_house)
+  SELECT i, 'B-' || i, 'Bench product ' || i, i % 5 = 0 FROM generate_series(1, 10) i;
+INSERT INTO crm.product (id, sku, name) VALUES (1001, 'B-100', '100 lots'), (1002, 'B-100K', '100k lots');
+INSERT INTO crm.product_supplier (product_id, supplier_id) SELECT id, 100 FROM crm.product;
+-- stock that does not run out during the run: 20 lots per product, FEFO
+SELECT count(crm.receive_lot(1, p, 10000000, 'L' || p || '-' || i, CURRENT_DATE + 30 + i))
+  FROM generate_series(1, 10) p, generate_series(1, 20) i;
+SELECT count(crm.receive_lot(1, 1001, 1000000, 'H' || i, CURRENT_DATE + 10 + i)) FROM generate_series(1, 100) i;
+-- 100k lots loaded in bulk (as an import would) with the journal that goes with them
+INSERT INTO crm.lot (product_id, warehouse_id, lot_number, expiry, expiry_precision, on_hand, source)
+  SELECT 1002, 1, 'K' || i, CURRENT_DATE + 10 + i % 3000, 'day', 1000000, 'import' FROM generate_series(1, 100000) i;
+INSERT INTO crm.stock_move (lot_id, kind, quantity) SELECT id, 'import', on_hand FROM crm.lot WHERE product_id = 1002;
+
+-- The same logic in plain PL/pgSQL: order, lines, split per line in product
+-- order with an exception block, FEFO lots locked and reserved one by one,
+-- the rest to production or the preferred supplier.
+CREATE FUNCTION bench_place_order_plpgsql(customer bigint, warehouse integer, products bigint[], quantities numeric[])
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  o bigint;
+  l record;
+  lt record;
+  need numeric;
+  took numeric;
+  got numeric;
+  rest numeric;
+  prod numeric;
+  sup numeric;
+  n integer;
+BEGIN
+  PERFORM 1 FROM crm.counterparty c WHERE c.id = customer;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', customer USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  INSERT INTO crm.customer_order (counterparty_id, warehouse_id)
+  SELECT customer, w.id FROM crm.warehouse w WHERE w.id = warehouse AND w.active RETURNING id INTO o;
+  IF o IS NULL THEN
+    RAISE EXCEPTION 'warehouse % does not exist or is inactive', warehouse USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  INSERT INTO crm.order_line (order_id, line_no, product_id, quantity)
+  SELECT o, u.ord, p.id, u.q FROM unnest(products, quantities) WITH ORDINALITY AS u(pr, q, ord)
+    JOIN crm.product p ON p.id = u.pr AND p.active;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n <> cardinality(products) THEN
+    RAISE EXCEPTION 'a product is missing or inactive' USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  FOR l IN
+    SELECT ol.id, ol.product_id, ol.quantity, p.blocked_reason, p.made_in_house, p.sku, p.production_days,
+           GREATEST(COALESCE(p.min_remaining_shelf_days, 0),
+             COALESCE((SELECT max(s.min_remaining_days) FROM crm.customer_shelf_life s
+                        WHERE s.counterparty_id = customer AND (s.product_id = ol.product_id OR s.product_id IS NULL)), 0)) AS min_days
+      FROM crm.order_line ol JOIN crm.product p ON p.id = ol.product_id
+     WHERE ol.order_id = o ORDER BY ol.product_id, ol.id
+  LOOP
+    BEGIN
+      IF l.blocked_reason IS NOT NULL THEN
+        RAISE EXCEPTION 'product % is blocked for sale: %', l.sku, l.blocked_reason
+          USING ERRCODE = 'object_not_in_prerequisite_state';
+      END IF;
+      need := l.quantity;
+      got := 0;
+      FOR lt IN
+        SELECT x.id, x.on_hand - x.reserved AS free FROM crm.lot x
+         WHERE x.product_id = l.product_id AND x.warehouse_id = warehouse AND x.on_hand > 0 AND x.reserved < x.on_hand
+           AND x.alloc_key >= CURRENT_DATE + l.min_days
+         ORDER BY x.alloc_key, x.received_at, x.id FOR NO KEY UPDATE
+      LOOP
+        took := LEAST(lt.free, need);
+        UPDATE crm.lot x SET reserved = x.reserved + took WHERE x.id = lt.id;
+        INSERT INTO crm.reservation AS r (order_line_id, lot_id, quantity) VALUES (l.id, lt.id, took)
+        ON CONFLICT (order_line_id, lot_id) DO UPDATE SET quantity = r.quantity + EXCLUDED.quantity;
+        got := got + took;
+        need := need - took;
+        EXIT WHEN need <= 0;
+      END LOOP;
+      rest := l.quantity - got;
+      prod := 0;
+      sup := 0;
+      IF rest > 0 THEN
+        IF l.made_in_house THEN
+          INSERT INTO crm.production_order (order_line_id, product_id, warehouse_id, quantity, planned_start, planned_finish)
+          VALUES (l.id, l.product_id, warehouse, rest, CURRENT_DATE, CURRENT_DATE + l.production_days);
+          prod := rest;
+        ELSE
+          INSERT INTO crm.supplier_order (supplier_id, order_line_id, product_id, warehouse_id, quantity, unit_price, expected_on)
+          SELECT s.supplier_id, l.id, s.product_id, warehouse, rest, s.price, CURRENT_DATE + s.lead_time_days
+            FROM crm.product_supplier s WHERE s.product_id = l.product_id AND s.active
+           ORDER BY s.priority, s.supplier_id LIMIT 1;
+          IF NOT FOUND THEN
+            RAISE EXCEPTION 'no supplier is configured for product %', l.sku USING ERRCODE = 'object_not_in_prerequisite_state';
+          END IF;
+          sup := rest;
+        END IF;
+      END IF;
+      UPDATE crm.order_line x SET reserved_qty = x.reserved_qty + got, production_qty = x.production_qty + prod,
+                                  supplier_qty = x.supplier_qty + sup
+       WHERE x.id = l.id;
+    EXCEPTION WHEN OTHERS THEN
+      IF SQLSTATE LIKE '40%' OR SQLSTATE LIKE '57%' OR SQLSTATE = '55P03' THEN
+        RAISE;
+      END IF;
+      UPDATE crm.order_line x SET exception = SQLERRM, exception_sqlstate = SQLSTATE, exception_at = now() WHERE x.id = l.id;
+    END;
+  END LOOP;
+  RETURN o;
+END
+$$;
+VACUUM ANALYZE;
+SQL
+
+cat >"$work/raw.sql" <<'PGB'
+INSERT INTO bench_raw (customer, product, quantity) VALUES (1, 1, 1);
+PGB
+cat >"$work/c.sql" <<'PGB'
+SELECT crm.place_order(1, 1, ARRAY[1, 2, 3, 4, 5]::bigint[], ARRAY[1, 1, 1, 1, 1]::numeric[]);
+PGB
+cat >"$work/plpgsql.sql" <<'PGB'
+SELECT bench_place_order_plpgsql(1, 1, ARRAY[1, 2, 3, 4, 5]::bigint[], ARRAY[1, 1, 1, 1, 1]::numeric[]);
+PGB
+cat >"$work/lots100.sql" <<'PGB'
+SELECT crm.place_order(2, 1, ARRAY[1001]::bigint[], ARRAY[1]::numeric[]);
+PGB
+cat >"$work/lots100k.sql" <<'PGB'
+SELECT crm.place_order(3, 1, ARRAY[1002]::bigint[], ARRAY[1]::numeric[]);
+PGB
+# client 1 orders products 1-5 as customer 4, client 2 products 6-10 as customer 5
+cat >"$work/scale.sql" <<'PGB'
+\set base (:client_id % 2) * 5
+\set cust 4 + :client_id % 2
+SELECT crm.place_order(:cust, 1, ARRAY[:base + 1, :base + 2, :base + 3, :base + 4, :base + 5]::bigint[],
+                       ARRAY[1, 1, 1, 1, 1]::numeric[]);
+PGB
+
+vacuum() { bpsql -d $db -c "VACUUM ANALYZE" >/dev/null; }
+declare -A t
+for sync in on off; do
+  set_sync $db $sync
+  for w in raw c plpgsql; do
+    vacuum
+    t[$w-$sync]=$(tps $db "$work/$w.sql" 1 "$secs")
+  done
+done
+set_sync $db off
+vacuum
+t[lots100]=$(tps $db "$work/lots100.sql" 1 "$secs")
+vacuum
+t[lots100k]=$(tps $db "$work/lots100k.sql" 1 "$secs")
+vacuum
+t[scale1]=$(tps $db "$work/scale.sql" 1 "$secs")
+vacuum
+t[scale2]=$(tps $db "$work/scale.sql" 2 "$secs")
+
+# the work was what it claims: every bench order was fully reserved from stock
+bad=$(bpsql -d $db -At -c "SELECT count(*) FROM crm.order_line WHERE reserved_qty <> quantity OR exception IS NOT NULL")
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+ms() { awk -v a="$1" 'BEGIN { if (a > 0) printf "%.3f", 1000 / a; else print "n/a" }'; }
+
+echo
+echo "placing a 5-line order (order + split + FEFO allocation), 1 client, ${secs}s per run, tps:"
+printf '  %-44s %14s %14s\n' "" "sync on" "sync off"
+printf '  %-44s %14s %14s\n' "raw single-row INSERT (plain PostgreSQL)" "${t[raw-on]}" "${t[raw-off]}"
+printf '  %-44s %14s %14s\n' "crm.place_order, 5 lines (C)" "${t[c-on]}" "${t[c-off]}"
+printf '  %-44s %14s %14s\n' "same logic in plain PL/pgSQL" "${t[plpgsql-on]}" "${t[plpgsql-off]}"
+printf '  %-44s %14s %14s\n' "C order / raw INSERT (goal 40% / 15%)" "$(pct "${t[c-on]}" "${t[raw-on]}")" "$(pct "${t[c-off]}" "${t[raw-off]}")"
+printf '  %-44s %14s %14s\n' "C / PL/pgSQL" "$(ratio "${t[c-on]}" "${t[plpgsql-on]}")x" "$(ratio "${t[c-off]}" "${t[plpgsql-off]}")x"
+echo
+echo "allocation as lots grow (1-line order, sync off):"
+printf '  %-44s %10s %10s\n' "" "tps" "ms/order"
+printf '  %-44s %10s %10s\n' "100 free lots of the product" "${t[lots100]}" "$(ms "${t[lots100]}")"
+printf '  %-44s %10s %10s\n' "100,000 free lots of the product" "${t[lots100k]}" "$(ms "${t[lots100k]}")"
+printf '  %-44s %10s\n' "slowdown at 100k (goal <= 1.5x)" "$(ratio "${t[lots100]}" "${t[lots100k]}")x"
+echo
+echo "clients on different products (5-line orders, sync off):"
+printf '  %-44s %10s\n' "1 client" "${t[scale1]}"
+printf '  %-44s %10s\n' "2 clients" "${t[scale2]}"
+printf '  %-44s %10s\n' "scaling (goal >= 1.6x; $(nproc) cores)" "$(ratio "${t[scale2]}" "${t[scale1]}")x"
+echo
+if [ "$bad" != 0 ]; then
+  echo "bench_fulfilment: $bad order lines were not fully reserved: the numbers above are not of the claimed work" >&2
+  exit 1
+fi
+bpsql -d postgres -c "DROP DATABASE $db"
