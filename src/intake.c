@@ -647,6 +647,7 @@ read_mail(bytea *raw, MailRead *mr)
 
 	r->channel = "email";
 	r->source = mr->template_code;
+	r->quiet = mr->m.automatic != NULL;
 	r->direction = "in";
 	r->dedup_key = psprintf("email:%s", mr->message_key);
 	r->party = mr->contact_address ? mr->contact_address : mr->m.from_addr;
@@ -697,6 +698,8 @@ fields_json(const MailRead *mr, bool full)
 	appendStringInfoChar(&js, ']');
 	first = false;
 	json_key_str(&js, "company", mr->company, &first);
+	if (!full && mr->m.automatic)
+		json_key_str(&js, "automatic", mr->m.automatic, &first);
 	if (full)
 		json_key_str(&js, "request", mr->request, &first);
 	else
@@ -730,6 +733,7 @@ fields_json(const MailRead *mr, bool full)
 		json_key_str(&js, "body", mr->m.text, &first);
 		appendStringInfo(&js, ", \"body_from_html\": %s", mr->m.text_from_html ? "true" : "false");
 		json_key_str(&js, "charset", mr->m.charset, &first);
+		json_key_str(&js, "automatic", mr->m.automatic, &first);
 		appendStringInfoString(&js, ", \"attachments\": [");
 		first = true;
 		foreach(lc, mr->m.attachments)

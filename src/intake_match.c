@@ -886,6 +886,12 @@ record_matched(const IntakeRequest *r, const IntakeMatch *m, IntakeOutcome *outc
 			cps[ncp++] = m->cp[i];
 	}
 
+	if (r->quiet)
+	{
+		/* a bounce or an auto-reply: history at most, no lead, nobody told */
+		*outcome = ncp == 1 ? INTAKE_KNOWN : INTAKE_PLAIN;
+		return record_known(r, r->direction, ncp == 1 ? cps[0] : 0, ncp == 1 ? m->ct[first] : 0, false);
+	}
 	if (!incoming)
 	{
 		/* outgoing and internal: recorded, never a lead */
