@@ -64,6 +64,11 @@
 	"  FROM crm.contact_point cp JOIN crm.counterparty c ON c.id = cp.counterparty_id" \
 	" WHERE cp.normalized = " k
 
+/* the same for a key known to be a phone (the calls' plans: fewer nodes) */
+#define OWN_PHONE(k) \
+	"(EXISTS (SELECT FROM crm.own_phone o WHERE o.normalized = " k ")" \
+	" OR EXISTS (SELECT FROM crm.employee e WHERE crm.normalize_phone(e.phone) = " k "))"
+
 typedef enum PlanId
 {
 	P_EXIST,
@@ -111,7 +116,7 @@ static const PlanDef plan_defs[P_COUNT] = {
 	 * belongs to, and whether the call lies in the future -- one statement.
 	 */
 	[P_CALL_IN] = {
-		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1), " OWN_KEY("$2") ","
+		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1), " OWN_PHONE("$2") ","
 		"       m.counterparty_id, m.contact_id, m.name, m.responsible,"
 		"       $3 > pg_catalog.clock_timestamp()"
 		"            + COALESCE((SELECT s.max_clock_skew FROM crm.intake_settings s), interval '1 hour')"
@@ -129,7 +134,7 @@ static const PlanDef plan_defs[P_COUNT] = {
 	[P_CALL_KNOWN] = {
 		"WITH m AS MATERIALIZED ("
 		"  SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $5) AS existing,"
-		"         " OWN_KEY("$19") " AS own, mk.counterparty_id, mk.contact_id, mk.name, mk.responsible,"
+		"         " OWN_PHONE("$19") " AS own, mk.counterparty_id, mk.contact_id, mk.name, mk.responsible,"
 		"         $4 > pg_catalog.clock_timestamp()"
 		"              + COALESCE((SELECT s.max_clock_skew FROM crm.intake_settings s), interval '1 hour') AS future"
 		"    FROM (SELECT 1) AS one LEFT JOIN LATERAL (" MATCH_KEY("$19") ") mk ON true)"
@@ -234,10 +239,10 @@ static const PlanDef plan_defs[P_COUNT] = {
 	/* a call: known already? are its numbers the company's own? */
 	[P_CALL_HEAD] = {
 		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1),"
-		"  ($2 IS NOT NULL AND " OWN_KEY("$2") ")"
+		"  ($2 IS NOT NULL AND " OWN_PHONE("$2") ")"
 		"  OR ($3 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
 		"                                  WHERE $3 BETWEEN x.first_number AND x.last_number)),"
-		"  ($4 IS NOT NULL AND " OWN_KEY("$4") ")"
+		"  ($4 IS NOT NULL AND " OWN_PHONE("$4") ")"
 		"  OR ($5 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
 		"                                  WHERE $5 BETWEEN x.first_number AND x.last_number))",
 		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}
