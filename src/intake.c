@@ -82,13 +82,13 @@ trimmed(const char *s)
 }
 
 static void
-check_length(const char *s, const char *what)
+check_length(const char *s, const char *what, size_t max)
 {
-	if (s != NULL && strlen(s) > MAX_TEXT_ARG)
+	if (s != NULL && strlen(s) > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("%s is too long", what),
-				 errdetail("It has %zu bytes; at most %d are accepted.", strlen(s), MAX_TEXT_ARG)));
+				 errdetail("It has %zu bytes; at most %zu are accepted.", strlen(s), max)));
 }
 
 /* a span of text as a palloc'd string with inner whitespace runs collapsed */
@@ -183,10 +183,10 @@ ingest_call(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a call's linkedid is empty")));
-	check_length(linkedid, "linkedid");
-	check_length(caller, "caller");
-	check_length(called, "called");
-	check_length(recording != NULL && strlen(recording) > 2000 ? recording : NULL, "recording");
+	check_length(linkedid, "linkedid", MAX_TEXT_ARG);
+	check_length(caller, "caller", MAX_TEXT_ARG);
+	check_length(called, "called", MAX_TEXT_ARG);
+	check_length(recording, "recording", 2000);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
