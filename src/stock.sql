@@ -22,14 +22,6 @@ COMMENT ON COLUMN crm.product.min_remaining_shelf_days IS 'R31: a lot is allocat
 COMMENT ON COLUMN crm.product.production_days IS 'R17: usual days to make it; plans the finish date of a new production order';
 COMMENT ON COLUMN crm.product.blocked_reason IS 'R16: when set, the product is blocked for sale (quality hold...): order lines get an exception, stock is not allocated';
 
--- The login behind the current session: audit columns of stock documents.
--- (Inside SECURITY DEFINER functions current_user is the owner.)
-CREATE FUNCTION crm.session_employee_id() RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT e.id FROM crm.employee e WHERE e.role_name = SESSION_USER AND e.active
-$$;
-COMMENT ON FUNCTION crm.session_employee_id() IS 'the employee behind session_user (not current_user, which is the owner inside SECURITY DEFINER functions)';
-
 -- Who supplies a product that the company buys (R16: "supplier configured").
 CREATE TABLE crm.product_supplier (
   product_id      bigint NOT NULL REFERENCES crm.product (id) ON DELETE CASCADE,

@@ -11,7 +11,8 @@
 #      (a 1-line order).  Goal: <= 1.5x slower at 100k.
 #   3. 2 clients ordering different products against 1 client.
 #      Goal: >= 1.6x the throughput (on 2 cores shared with the server).
-# Run by `make bench` (test/bench/run.sh), CRM_BENCH_ONLY=fulfilment.
+# Run by `make bench` (test/bench/run.sh), CRM_BENCH_ONLY=fulfilment;
+# CRM_BENCH_SECONDS per run (10), CRM_BENCH_ROUNDS rounds, best kept (3).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
@@ -164,23 +165,31 @@ SELECT crm.place_order(:cust, 1, ARRAY[:base + 1, :base + 2, :base + 3, :base + 
 PGB
 
 vacuum() { bpsql -d $db -c "VACUUM ANALYZE" >/dev/null; }
+# On a shared machine one run can fall on a busy moment: each measurement is
+# taken CRM_BENCH_ROUNDS times (default 3), the workloads compared in a round
+# run one after the other, and the best of the rounds is kept.
+rounds=${CRM_BENCH_ROUNDS:-3}
 declare -A t
-for sync in on off; do
-  set_sync $db $sync
-  for w in raw c plpgsql; do
-    vacuum
-    t[$w-$sync]=$(tps $db "$work/$w.sql" 1 "$secs")
+best() {   # key, then the arguments of tps
+  local key=$1 v
+  shift
+  vacuum
+  v=$(tps "$@")
+  t[$key]=$(awk -v a="$v" -v b="${t[$key]:-0}" 'BEGIN { print (a > b) ? a : b }')
+}
+for r in $(seq "$rounds"); do
+  for sync in on off; do
+    set_sync $db $sync
+    for w in raw c plpgsql; do
+      best "$w-$sync" $db "$work/$w.sql" 1 "$secs"
+    done
   done
+  set_sync $db off
+  best lots100 $db "$work/lots100.sql" 1 "$secs"
+  best lots100k $db "$work/lots100k.sql" 1 "$secs"
+  best scale1 $db "$work/scale.sql" 1 "$secs"
+  best scale2 $db "$work/scale.sql" 2 "$secs"
 done
-set_sync $db off
-vacuum
-t[lots100]=$(tps $db "$work/lots100.sql" 1 "$secs")
-vacuum
-t[lots100k]=$(tps $db "$work/lots100k.sql" 1 "$secs")
-vacuum
-t[scale1]=$(tps $db "$work/scale.sql" 1 "$secs")
-vacuum
-t[scale2]=$(tps $db "$work/scale.sql" 2 "$secs")
 
 # the work was what it claims: every bench order was fully reserved from stock
 bad=$(bpsql -d $db -At -c "SELECT count(*) FROM crm.order_line WHERE reserved_qty <> quantity OR exception IS NOT NULL")
@@ -188,7 +197,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b
 ms() { awk -v a="$1" 'BEGIN { if (a > 0) printf "%.3f", 1000 / a; else print "n/a" }'; }
 
 echo
-echo "placing a 5-line order (order + split + FEFO allocation), 1 client, ${secs}s per run, tps:"
+echo "placing a 5-line order (order + split + FEFO allocation), 1 client, best of $rounds runs of ${secs}s, tps:"
 printf '  %-44s %14s %14s\n' "" "sync on" "sync off"
 printf '  %-44s %14s %14s\n' "raw single-row INSERT (plain PostgreSQL)" "${t[raw-on]}" "${t[raw-off]}"
 printf '  %-44s %14s %14s\n' "crm.place_order, 5 lines (C)" "${t[c-on]}" "${t[c-off]}"
