@@ -59,6 +59,8 @@ fi
 "$top/demo/peers.sh" start || echo "demo: the integration peers did not start; their jobs stay unconfigured" >&2
 
 # the demo data, one file per concern; each file loads itself only once
+# (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP)
+export CRM_DEMO_TOP=$top
 for f in "$top"/demo/[0-9]*.sql; do
   psql_db -f "$f"
 done

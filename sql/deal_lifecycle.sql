@@ -144,6 +144,9 @@ SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'won')$$, :d1));
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, NULL)$$, :d1));
 SELECT pg_temp.try(format($$UPDATE crm.deal SET id = -id WHERE id = %s$$, :d1));
 SELECT pg_temp.try(format($$SELECT crm.record_service_decision(%s, true)$$, :d1));
+-- the rules on its values, whatever tool writes them
+SELECT pg_temp.try(format($$UPDATE crm.deal SET needs = '  ' WHERE id = %s$$, :d1));
+SELECT pg_temp.try(format($$UPDATE crm.deal SET title = '' WHERE id = %s$$, :d1));
 SELECT pg_temp.state(:d1) = :'s' AS unchanged;
 -- everything is in stock: the shortcut past production (R12)
 SELECT crm.move_deal(:d1, 'sale_from_stock', 'всё есть на складе');
@@ -259,6 +262,8 @@ SELECT pg_temp.state(:d3) AS s \gset
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'not_suitable')$$, :d3));
 SELECT pg_temp.try(format($$SELECT crm.move_deal(%s, 'not_suitable', '   ')$$, :d3));
 SELECT pg_temp.try(format($$UPDATE crm.deal SET stage = 'not_suitable' WHERE id = %s$$, :d3));
+SELECT pg_temp.try(format($$UPDATE crm.deal SET agreement_path = 'handshake' WHERE id = %s$$, :d3));
+SELECT pg_temp.try(format($$UPDATE crm.deal SET agreed_at = now() WHERE id = %s$$, :d3));
 SELECT pg_temp.state(:d3) = :'s' AS unchanged;
 -- the head of Alto steps in: the deal of the Testing department goes to another manager
 SET ROLE regress_lc_head;

@@ -42,6 +42,8 @@ SELECT k.id, k.counterparty_id, x.kind, x.v, x.prim FROM crm.contact k JOIN (VAL
   ('+Хакер', 'email', 'h@evil.example', false),
   ('Ким Юлия', 'phone', '8 (812) 600-70-70', false)) AS x(n, kind, v, prim) ON x.n = k.full_name;
 SELECT crm.tag(c.id, 'выставка-2024', 'VIP') > 0 AS tagged FROM crm.counterparty c WHERE c.name LIKE 'ООО «Ромашка»%';
+-- R26: Белов did not agree to be mailed
+UPDATE crm.contact SET mailing_consent = true WHERE full_name IN ('Орлова Наталья Викторовна', '+Хакер', 'Ким Юлия');
 UPDATE crm.counterparty SET created_at = now() - interval '1 year';
 INSERT INTO crm.task (kind, title, assignee_id, counterparty_id, done_at, outcome)
 SELECT 'call_client', 'Позвонить', e.id, c.id, '2024-11-15 10:00+03', 'ok'
@@ -50,7 +52,8 @@ INSERT INTO crm.segment (name) VALUES ('Экспорт');
 INSERT INTO crm.segment (name, kinds) VALUES ('Пустой', '{supplier}');
 
 SET ROLE regress_exp_mkt;
--- R27: MailChimp's columns; only contacts with an e-mail; RFC 4180 quoting,
+-- R27: MailChimp's columns; only contacts with an e-mail who agreed to be
+-- mailed (R26: not Белов); RFC 4180 quoting,
 -- CRLF; a text a spreadsheet would take for a formula starts with '
 SELECT pg_temp.lines(crm.export_segment('Экспорт', 'mailchimp', 'csv'));
 -- R28: the telephone list: contacts with a phone, every phone, the last call

@@ -67,6 +67,7 @@ SELECT k.id, k.counterparty_id, x.kind, x.value, x.prim
   JOIN crm.contact k ON k.full_name = x.n;
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT id, counterparty_id, 'phone', '8 900 000 00 01' FROM crm.contact WHERE full_name IS NULL;
+UPDATE crm.contact SET mailing_consent = true WHERE full_name IN ('Орлов Пётр Сергеевич', 'Фролов Денис', 'Ким Юлия');
 SELECT pg_temp.cp('Альфа-Насос') AS alfa, pg_temp.cp('Бета Термо') AS beta, pg_temp.cp('Гамма') AS gamma,
        pg_temp.cp('Дельта') AS delta, pg_temp.cp('Жёлудь') AS zhelud \gset
 
@@ -98,7 +99,6 @@ SELECT pg_temp.try($$INSERT INTO crm.segment (name, exclude_tags) VALUES ('x', '
 SELECT pg_temp.try($$INSERT INTO crm.segment (name, kinds) VALUES ('x', '{customer}')$$) AS unknown_kind;
 SELECT pg_temp.try($$INSERT INTO crm.segment (name, active_within) VALUES ('x', '-1 day')$$) AS negative_window;
 SELECT pg_temp.try($$INSERT INTO crm.segment (name, active_within, inactive_for) VALUES ('x', '30 days', '90 days')$$) AS empty_window;
-SELECT pg_temp.try($$INSERT INTO crm.segment (name, mailing_consent) VALUES ('x', true)$$) AS consent_not_recorded;
 SELECT pg_temp.try($$INSERT INTO crm.segment (name) VALUES ('  ')$$) AS blank_name;
 INSERT INTO crm.segment (name, kinds, departments, regions, tags, exclude_tags, has_email, has_phone, equipment_types,
                          active_within, inactive_for) VALUES
@@ -111,6 +111,8 @@ INSERT INTO crm.segment (name, kinds, departments, regions, tags, exclude_tags, 
   ('Климат', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '{climatic}', NULL, NULL),
   ('Активные за неделю', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '7 days', NULL),
   ('Спящие полгода', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '180 days');
+-- R26 R27: consent to mailing is the contact's (the MailChimp integration's column)
+INSERT INTO crm.segment (name, has_email, mailing_consent) VALUES ('Согласились на рассылку', true, true);
 SELECT pg_temp.try($$INSERT INTO crm.segment (name) VALUES ('все')$$) AS duplicate_name;
 RESET ROLE;
 SET ROLE regress_mkt_mgr;
@@ -123,6 +125,12 @@ UPDATE crm.counterparty SET created_at = now() - interval '2 years' WHERE name I
 UPDATE crm.counterparty SET created_at = now() - interval '1 year' WHERE name IN ('Дельта', 'Бета Термо');
 INSERT INTO crm.task (kind, title, assignee_id, counterparty_id, done_at, outcome)
 VALUES ('call_client', 'Позвонить', pg_temp.emp('regress_mkt_head'), :delta, now() - interval '1 day', 'договорились');
+-- the intake's history: Эпсилон called two days ago and was answered (a
+-- contact); Жёлудь called and nobody answered (activity, not a contact)
+INSERT INTO crm.interaction (channel, source, direction, occurred_at, counterparty_id, dedup_key, disposition)
+VALUES ('phone', 'pbx', 'in', now() - interval '2 days', (SELECT id FROM crm.counterparty WHERE name = 'Эпсилон'),
+        'call:regress-mkt-1', 'ANSWERED'),
+       ('phone', 'pbx', 'in', now() - interval '3 days', :zhelud, 'call:regress-mkt-2', 'NO ANSWER');
 
 -- R27: equipment interest from a deal (climatic) for Бета Термо
 UPDATE crm.counterparty SET legal_name = 'ООО «Бета Термо»', inn = '7844556679', kpp = '780101001',
@@ -134,15 +142,16 @@ SELECT crm.create_deal(:beta, 'Камера тепла-холода на -70..+1
 
 -- the members of each segment, as marketing sees them
 SET ROLE regress_mkt;
-SELECT s.name AS segment, m.company, m.contact_name, m.email, m.phone, m.tags
+SELECT s.name AS segment, m.company, m.contact_name, m.email, m.phone, m.tags, m.mailing_consent AS consent
   FROM crm.segment s, crm.segment_members(s.id) m ORDER BY s.id, m.company, m.contact_name;
 -- one row in full: every phone with its extension, primary first; primary e-mail
 SELECT kind, company, region, department, responsible, contact_name, first_name, last_name, position, email,
-       phone, phones, tags, last_activity_at > now() - interval '1 hour' AS active_now, last_contact_at
+       phone, phones, tags, last_activity_at > now() - interval '1 hour' AS active_now, last_contact_at, mailing_consent
   FROM crm.segment_members('Клиенты Alto') WHERE contact_name = 'Орлов Пётр Сергеевич' \gx
--- last activity and last contact: Дельта's call yesterday
-SELECT company, last_activity_at > now() - interval '2 days' AS recent, last_contact_at > now() - interval '2 days' AS called
-  FROM crm.segment_members('Все') WHERE company IN ('Дельта', 'Гамма') ORDER BY 1;
+-- last activity and last contact: Дельта's call task done yesterday,
+-- Эпсилон's answered call; Жёлудь's missed call is activity, not a contact
+SELECT company, last_activity_at > now() - interval '4 days' AS recent, last_contact_at > now() - interval '4 days' AS spoke
+  FROM crm.segment_members('Все') WHERE company IN ('Дельта', 'Гамма', 'Эпсилон', 'Жёлудь') ORDER BY 1;
 SELECT pg_temp.try($$SELECT * FROM crm.segment_members('Нет такого')$$) AS unknown_segment_name;
 SELECT pg_temp.try($$SELECT * FROM crm.segment_members(-1)$$) AS unknown_segment_id;
 RESET ROLE;

@@ -525,6 +525,59 @@ CheckKept(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int64 id)
 				 errmsg("agreement_path of deal " INT64_FORMAT " cannot change once agreed", id)));
 }
 
+static bool
+BlankText(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = GetText(tup, desc, col);
+
+	return Blank(v);
+}
+
+/*
+ * The rules on a deal's values that CHECK constraints would state (kept here:
+ * see deal.sql): checked when the column changes.
+ */
+static void
+CheckValues(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, int64 id)
+{
+	static const char *const given[] = {"title", "needs"};
+	int			col;
+	bool		isnull;
+	char	   *v;
+
+	for (size_t i = 0; i < lengthof(given); i++)
+	{
+		col = Col(desc, given[i]);
+		if (!SameValue(oldtup, newtup, desc, col) && BlankText(newtup, desc, col))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("the %s of deal " INT64_FORMAT " cannot be empty", given[i], id)));
+	}
+	col = Col(desc, "agreement_path");
+	if (!SameValue(oldtup, newtup, desc, col))
+	{
+		v = GetText(newtup, desc, col);
+		if (v != NULL && strcmp(v, "proposal") != 0 && strcmp(v, "direct") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("agreement_path of deal " INT64_FORMAT " is proposal or direct, not \"%s\"", id, v)));
+	}
+	(void) heap_getattr(newtup, Col(desc, "agreed_at"), desc, &isnull);
+	if (!isnull && GetText(newtup, desc, col) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("deal " INT64_FORMAT " is agreed without an agreement path", id)));
+	col = Col(desc, "service_decision");
+	if (!SameValue(oldtup, newtup, desc, col))
+	{
+		v = GetText(newtup, desc, col);
+		if (v != NULL && strcmp(v, "accepted") != 0 && strcmp(v, "declined") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("the service decision of deal " INT64_FORMAT " is accepted or declined, not \"%s\"", id, v)));
+	}
+}
+
 /*
  * True when the row version we are about to update was written by a
  * transaction that this statement's snapshot does not see: someone else
@@ -623,6 +676,7 @@ deal_transition(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("the id of deal " INT64_FORMAT " cannot change", id)));
 	CheckKept(oldtup, newtup, desc, id);
+	CheckValues(oldtup, newtup, desc, id);
 
 	stage_changed = strcmp(old_stage, new_stage) != 0;
 	old_reason = GetText(oldtup, desc, c.stage_reason);

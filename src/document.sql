@@ -287,7 +287,7 @@ BEGIN
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = CASE WHEN NOT EXISTS (SELECT FROM crm.deal_line l WHERE l.deal_id = d.id)
                             THEN 'The deal has no lines.'
-                            ELSE format('Every line is already covered by a %s.', k.code) END;
+                            ELSE format('Every line is already covered by documents of kind %s.', k.code) END;
     END IF;
     NEW.net_amount := sums.net;
     NEW.vat_amount := sums.vat;

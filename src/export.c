@@ -75,15 +75,17 @@ typedef struct ExportLayout
 
 /*
  * The layouts.  MailChimp's importer recognises these header names; every
- * address appears once (contact points are unique across the company).  The
- * telephone list has one row per contact that has a phone.
+ * address appears once (contact points are unique across the company), and
+ * only of a contact who agreed to be mailed (crm.contact.mailing_consent,
+ * R26): a mailing list is no place for the others.  The telephone list has
+ * one row per contact that has a phone.
  */
 static const ExportLayout layouts[] = {
 	{
 		"mailchimp", "Contacts",
 		"SELECT m.email, m.first_name, m.last_name, m.company, m.phone, m.tags "
 		"FROM crm.segment_members($1) WITH ORDINALITY AS m "
-		"WHERE m.email IS NOT NULL ORDER BY m.ordinality",
+		"WHERE m.email IS NOT NULL AND m.mailing_consent ORDER BY m.ordinality",
 		6,
 		{
 			{"Email Address", EXPORT_TEXT, 32},

@@ -6,7 +6,7 @@ CREATE FUNCTION crm.export_segment(segment bigint, layout text DEFAULT 'mailchim
 RETURNS bytea
 LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'export_segment';
 COMMENT ON FUNCTION crm.export_segment(bigint, text, text) IS
-  'R27 R28: the segment''s contacts as a file: layout mailchimp (Email Address, First Name, Last Name, Company, Phone Number, Tags) or phone (telephone marketing); format xlsx or csv (UTF-8)';
+  'R27 R28: the segment''s contacts as a file: layout mailchimp (Email Address, First Name, Last Name, Company, Phone Number, Tags; contacts with an e-mail who agreed to be mailed) or phone (telephone marketing: contacts with a phone); format xlsx or csv (UTF-8)';
 
 CREATE FUNCTION crm.export_segment(segment text, layout text DEFAULT 'mailchimp', format text DEFAULT 'xlsx')
 RETURNS bytea

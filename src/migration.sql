@@ -111,7 +111,7 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'decode_1c';
 COMMENT ON FUNCTION crm.decode_1c(bytea, text) IS 'a file from 1C as text: encoding auto, utf-8 or windows-1251';
 
 CREATE FUNCTION crm.csv_read(data text, columns text[], delimiter text DEFAULT ';') RETURNS SETOF record
-LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'csv_read';
+LANGUAGE c STABLE STRICT ROWS 100000 AS 'MODULE_PATHNAME', 'csv_read';
 COMMENT ON FUNCTION crm.csv_read(text, text[], text) IS
   'reads CSV by header names: AS t(line_no integer, problem text, <a text column per requested column>); "?name" optional, "a|b" alternatives';
 
@@ -706,6 +706,9 @@ BEGIN
   IF kind IS NULL OR data IS NULL THEN
     RAISE EXCEPTION 'the kind and the data of a 1C file are required' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- one import at a time: a second one waits for the first to end and then
+  -- finds what it loaded (the statements below each see the latest data)
+  PERFORM pg_advisory_xact_lock(hashtext('crm.import_1c'));
   IF kind NOT IN (SELECT k FROM crm.migration_kinds() k) THEN
     RAISE EXCEPTION 'unknown kind of 1C file "%"', kind USING ERRCODE = 'invalid_parameter_value',
       HINT = 'The kinds are ' || (SELECT string_agg(k, ', ') FROM crm.migration_kinds() k) || '.';

@@ -28,7 +28,7 @@ COMMENT ON FUNCTION crm.parse_1c_month(text) IS '"06.2032" or "2032-06" -> 2032-
 -- A warehouse's names as the old 1C may write them: crm.migration_map, the
 -- code, the name (compared in lower case, trimmed).
 CREATE FUNCTION crm.migration_warehouse_names() RETURNS TABLE (name text, warehouse_id integer, active boolean)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE ROWS 20 SET search_path = pg_catalog, pg_temp AS $$
   SELECT DISTINCT ON (n.name) n.name, w.id, w.active
     FROM (SELECT lower(btrim(m.source)) AS name, m.target AS code, 1 AS pref FROM crm.migration_map m WHERE m.kind = 'warehouse'
           UNION ALL SELECT lower(x.code), x.code, 2 FROM crm.warehouse x
@@ -57,32 +57,32 @@ BEGIN
     expiry_precision text, quantity_n numeric, received_d date,
     lot_id bigint, lot_expiry date, lot_precision text, imported numeric, reasons text[]);
   TRUNCATE crm_stage_stock;
-  -- one pass: read, parse, resolve warehouse and product
+  -- one pass: read, parse, resolve warehouse and product, find the lot and
+  -- what an earlier import put into it
   INSERT INTO crm_stage_stock (line_no, problem, warehouse, product_code, sku, product_name, lot, expiry, quantity,
                                received, warehouse_id, warehouse_active, product_id, lot_number, expiry_d,
-                               expiry_precision, quantity_n, received_d)
+                               expiry_precision, quantity_n, received_d, lot_id, lot_expiry, lot_precision, imported)
   SELECT t.line_no, t.problem, t.warehouse, t.code, t.sku, t.name, t.lot, t.expiry, t.quantity, t.received,
-         w.warehouse_id, w.active, coalesce(p.id, ps.id), coalesce(t.lot, '1C'),
+         w.warehouse_id, w.active, t.product_id, t.lot_number,
          coalesce(t.day, t.month), CASE WHEN t.day IS NOT NULL THEN 'day' WHEN t.month IS NOT NULL THEN 'month' END,
-         t.quantity_n, t.received_d
-    FROM (SELECT r.line_no, r.problem, btrim(r.warehouse) AS warehouse, btrim(r.code) AS code, btrim(r.sku) AS sku,
-                 btrim(r.name) AS name, btrim(r.lot) AS lot, btrim(r.expiry) AS expiry, r.quantity, r.received,
-                 crm.parse_1c_date(r.expiry) AS day, crm.parse_1c_month(r.expiry) AS month,
-                 crm.parse_1c_number(r.quantity) AS quantity_n, crm.parse_1c_date(r.received) AS received_d
-            FROM crm.csv_read(doc, ARRAY['Склад', '?Код|Код номенклатуры', '?Артикул', '?Номенклатура|Наименование',
-                                         '?Серия|Партия|Номер партии|Серия номенклатуры', '?Годен до|Срок годности|Годен',
-                                         'Количество|Остаток|Конечный остаток|Количество остаток',
-                                         '?Дата поступления|Дата прихода|Поступление'])
-              AS r(line_no integer, problem text, warehouse text, code text, sku text, name text, lot text, expiry text,
-                   quantity text, received text)) t
+         t.quantity_n, t.received_d, l.id, l.expiry, l.expiry_precision, im.quantity
+    FROM (SELECT r.*, coalesce(p.id, ps.id) AS product_id, coalesce(r.lot, '1C') AS lot_number
+            FROM (SELECT c.line_no, c.problem, btrim(c.warehouse) AS warehouse, btrim(c.code) AS code, btrim(c.sku) AS sku,
+                         btrim(c.name) AS name, btrim(c.lot) AS lot, btrim(c.expiry) AS expiry, c.quantity, c.received,
+                         crm.parse_1c_date(c.expiry) AS day, crm.parse_1c_month(c.expiry) AS month,
+                         crm.parse_1c_number(c.quantity) AS quantity_n, crm.parse_1c_date(c.received) AS received_d
+                    FROM crm.csv_read(doc, ARRAY['Склад', '?Код|Код номенклатуры', '?Артикул', '?Номенклатура|Наименование',
+                                                 '?Серия|Партия|Номер партии|Серия номенклатуры', '?Годен до|Срок годности|Годен',
+                                                 'Количество|Остаток|Конечный остаток|Количество остаток',
+                                                 '?Дата поступления|Дата прихода|Поступление'])
+                      AS c(line_no integer, problem text, warehouse text, code text, sku text, name text, lot text,
+                           expiry text, quantity text, received text)) r
+            LEFT JOIN crm.product p ON p.code_1c = r.code
+            LEFT JOIN crm.product ps ON r.code IS NULL AND ps.sku = r.sku) t
     LEFT JOIN crm.migration_warehouse_names() w ON w.name = lower(t.warehouse)
-    LEFT JOIN crm.product p ON p.code_1c = t.code
-    LEFT JOIN crm.product ps ON t.code IS NULL AND ps.sku = t.sku;
-  -- the lots already there, and what an earlier import put into them
-  UPDATE crm_stage_stock s SET lot_id = l.id, lot_expiry = l.expiry, lot_precision = l.expiry_precision,
-         imported = (SELECT sum(m.quantity) FROM crm.stock_move m WHERE m.lot_id = l.id AND m.kind = 'import')
-    FROM crm.lot l
-   WHERE l.product_id = s.product_id AND l.warehouse_id = s.warehouse_id AND l.lot_number = s.lot_number;
+    LEFT JOIN crm.lot l ON l.product_id = t.product_id AND l.warehouse_id = w.warehouse_id AND l.lot_number = t.lot_number
+    LEFT JOIN (SELECT m.lot_id, sum(m.quantity) AS quantity FROM crm.stock_move m WHERE m.kind = 'import'
+                GROUP BY m.lot_id) im ON im.lot_id = l.id;
 
   -- the reasons, computed where something is wrong
   UPDATE crm_stage_stock s SET reasons = r.reasons

@@ -303,9 +303,9 @@ COMMENT ON COLUMN crm_1c.payment.reference IS 'bank reference (payment order num
 COMMENT ON COLUMN crm_1c.payment.created_at IS 'recorded (local time)';
 
 CREATE VIEW crm_1c.settlement WITH (security_invoker = true) AS
-SELECT s.counterparty_id, s.name, s.opening::numeric(14, 2) AS opening, s.invoiced::numeric(14, 2) AS invoiced,
-       s.shipped::numeric(14, 2) AS shipped, s.paid::numeric(14, 2) AS paid, s.balance::numeric(14, 2) AS balance,
-       s.invoiced_unpaid::numeric(14, 2) AS invoiced_unpaid, o.as_of AS opening_as_of
+SELECT s.counterparty_id, s.name, s.opening::numeric(16, 2) AS opening, s.invoiced::numeric(16, 2) AS invoiced,
+       s.shipped::numeric(16, 2) AS shipped, s.paid::numeric(16, 2) AS paid, s.balance::numeric(16, 2) AS balance,
+       s.invoiced_unpaid::numeric(16, 2) AS invoiced_unpaid, o.as_of AS opening_as_of
   FROM crm.settlement s LEFT JOIN crm.opening_balance o ON o.counterparty_id = s.counterparty_id;
 COMMENT ON VIEW crm_1c.settlement IS 'settlement balance per counterparty (Взаиморасчёты)';
 COMMENT ON COLUMN crm_1c.settlement.counterparty_id IS 'key: counterparty.id';

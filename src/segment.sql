@@ -64,7 +64,7 @@ COMMENT ON COLUMN crm.segment.has_email IS 'true: only contacts with an e-mail; 
 COMMENT ON COLUMN crm.segment.has_phone IS 'true: only contacts with a phone; false: only contacts without one';
 COMMENT ON COLUMN crm.segment.active_within IS 'the counterparty''s last activity is at most this long ago';
 COMMENT ON COLUMN crm.segment.inactive_for IS 'the counterparty''s last activity is at least this long ago (re-activation campaigns)';
-COMMENT ON COLUMN crm.segment.mailing_consent IS 'true: only contacts who may be mailed; false: only those who may not';
+COMMENT ON COLUMN crm.segment.mailing_consent IS 'true: only contacts who agreed to be mailed (crm.contact.mailing_consent, R26); false: only those who did not';
 CREATE TRIGGER segment_touch BEFORE UPDATE ON crm.segment
   FOR EACH ROW EXECUTE FUNCTION crm.touch_updated_at();
 
@@ -93,13 +93,6 @@ BEGIN
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'segment "%": unknown tag %', NEW.name, bad
       USING ERRCODE = 'foreign_key_violation', HINT = 'Tags are listed in crm.tag.';
-  END IF;
-  -- consent to mailing is recorded by the integrations concern (MailChimp);
-  -- until it is, a filter on it could only give a wrong answer
-  IF NEW.mailing_consent IS NOT NULL THEN
-    RAISE EXCEPTION 'segment "%": mailing consent is not recorded in this version', NEW.name
-      USING ERRCODE = 'feature_not_supported',
-            HINT = 'Leave mailing_consent NULL; it is wired when the MailChimp integration records consent.';
   END IF;
   IF NEW.active_within IS NOT NULL AND NEW.inactive_for IS NOT NULL AND NEW.inactive_for > NEW.active_within THEN
     RAISE EXCEPTION 'segment "%": nobody is active within % and inactive for %', NEW.name, NEW.active_within, NEW.inactive_for
@@ -191,7 +184,7 @@ CREATE FUNCTION crm.segment_members(segment bigint)
 RETURNS TABLE (counterparty_id bigint, contact_id bigint, kind text, company text, region text,
                department text, responsible text, contact_name text, first_name text, last_name text,
                "position" text, email text, phone text, phones text, tags text,
-               last_activity_at timestamptz, last_contact_at timestamptz)
+               last_activity_at timestamptz, last_contact_at timestamptz, mailing_consent boolean)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -205,7 +198,7 @@ BEGIN
   RETURN QUERY EXECUTE $q$
   SELECT c.id, k.id, c.kind, c.name, c.region, d.name, e.full_name, k.full_name,
          n.first_name, n.last_name, k.position, p.email, p.phone, p.phones, tg.tags,
-         a.last_activity_at, a.last_contact_at
+         a.last_activity_at, a.last_contact_at, k.mailing_consent
     FROM crm.counterparty c
     JOIN crm.contact k ON k.counterparty_id = c.id
     LEFT JOIN crm.counterparty_activity() a ON a.counterparty_id = c.id
@@ -242,9 +235,10 @@ BEGIN
      AND ($7::interval IS NULL OR a.last_activity_at < now() - $7)
      AND ($8 IS NULL OR (p.email IS NOT NULL) = $8)
      AND ($9 IS NULL OR (p.phone IS NOT NULL) = $9)
+     AND ($11 IS NULL OR k.mailing_consent = $11)
    ORDER BY lower(c.name), c.id, k.full_name, k.id
   $q$ USING s.kinds, s.departments, s.regions, s.tags, s.exclude_tags,
-            s.active_within, s.inactive_for, s.has_email, s.has_phone, s.equipment_types;
+            s.active_within, s.inactive_for, s.has_email, s.has_phone, s.equipment_types, s.mailing_consent;
 END
 $$;
 COMMENT ON FUNCTION crm.segment_members(bigint) IS 'the contacts of a segment (R27, R28), as far as the caller may read them';
@@ -253,7 +247,7 @@ CREATE FUNCTION crm.segment_members(segment text)
 RETURNS TABLE (counterparty_id bigint, contact_id bigint, kind text, company text, region text,
                department text, responsible text, contact_name text, first_name text, last_name text,
                "position" text, email text, phone text, phones text, tags text,
-               last_activity_at timestamptz, last_contact_at timestamptz)
+               last_activity_at timestamptz, last_contact_at timestamptz, mailing_consent boolean)
 LANGUAGE sql STABLE AS $$
   SELECT * FROM crm.segment_members(crm.segment_id($1))
 $$;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # R27 R28: the exports read back as a user's spreadsheet program reads them.
 # A segment of 1500 contacts (Cyrillic, quotes, commas, a formula-looking
-# name, several phones) is exported by a marketing employee in both layouts
+# name, several phones; most agreed to be mailed, R26 -- MailChimp's layout
+# takes only those) is exported by a marketing employee in both layouts
 # as xlsx and CSV; LibreOffice (headless, its own profile) converts each xlsx
 # to CSV, and every file must equal crm.segment_members() row for row.
 # Then a scheduled export is produced by pg_cron running the command of the
@@ -45,6 +46,7 @@ INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT id, counterparty_id, 'phone', '8 916 ' || lpad(id::text, 7, '0') FROM crm.contact WHERE id % 3 <> 0;
 INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
 SELECT id, counterparty_id, 'phone', '8 (495) ' || lpad(id::text, 7, '0') || ' доб. ' || id FROM crm.contact WHERE id % 4 = 0;
+UPDATE crm.contact SET mailing_consent = true WHERE id % 7 <> 6;
 INSERT INTO crm.task (kind, title, assignee_id, counterparty_id, done_at, outcome)
 SELECT 'call_client', 'Звонок', (SELECT id FROM crm.employee WHERE role_name = 'export_test_mgr'), id,
        ('2024-11-0' || (1 + id % 9) || ' 12:00+03')::timestamptz, 'ok'
@@ -56,7 +58,7 @@ SQL
 
 # what the segment says, as CSV (the expected files): python reads and writes
 # both sides, so that quoting differences do not matter, only values
-psql -d "$db" -c "\\copy (SELECT m.email, m.first_name, m.last_name, m.company, m.phone, m.tags FROM crm.segment_members('Экспорт-тест') WITH ORDINALITY m WHERE m.email IS NOT NULL ORDER BY m.ordinality) TO '$work/mailchimp.expected.csv' WITH (FORMAT csv)"
+psql -d "$db" -c "\\copy (SELECT m.email, m.first_name, m.last_name, m.company, m.phone, m.tags FROM crm.segment_members('Экспорт-тест') WITH ORDINALITY m WHERE m.email IS NOT NULL AND m.mailing_consent ORDER BY m.ordinality) TO '$work/mailchimp.expected.csv' WITH (FORMAT csv)"
 psql -d "$db" -c "\\copy (SELECT m.company, m.contact_name, m.position, m.phones, m.email, m.region, m.responsible, to_char(m.last_contact_at, 'DD.MM.YYYY') FROM crm.segment_members('Экспорт-тест') WITH ORDINALITY m WHERE m.phones IS NOT NULL ORDER BY m.ordinality) TO '$work/phone.expected.csv' WITH (FORMAT csv)"
 
 # the exports, made by marketing
@@ -144,7 +146,7 @@ psql -d "$db" -c "SELECT layout, format, every, active, failures, last_error, ne
 [ "$n" -ge 2 ] || { psql -d crm_cron -c "SELECT status, return_message FROM cron.job_run_details ORDER BY runid DESC LIMIT 3"; echo "pg_cron produced $n files"; exit 1; }
 ok=$(psql -d "$db" -At -c "
   SELECT bool_and(CASE f.layout WHEN 'phone' THEN f.row_count = (SELECT count(*) FROM crm.segment_members('Экспорт-тест') m WHERE m.phones IS NOT NULL)
-                                ELSE f.row_count = (SELECT count(*) FROM crm.segment_members('Экспорт-тест') m WHERE m.email IS NOT NULL) END)
+                                ELSE f.row_count = (SELECT count(*) FROM crm.segment_members('Экспорт-тест') m WHERE m.email IS NOT NULL AND m.mailing_consent) END)
          AND bool_and(f.requested_by = (SELECT id FROM crm.employee WHERE role_name = 'export_test_mkt'))
          AND (SELECT NOT active FROM crm.export_schedule WHERE every IS NULL)
          AND (SELECT active AND next_run_at > now() FROM crm.export_schedule WHERE every IS NOT NULL)
