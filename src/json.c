@@ -169,13 +169,6 @@ JsonMikoCdrPage(const char *body, size_t len, CrmCdrPage *page)
 			break;
 		}
 		c->billsec = (int) n;
-		{
-			char	   *dump = json_dumps(r, JSON_COMPACT | JSON_ENSURE_ASCII);
-
-			c->raw = pstrdup(dump ? dump : "{}");
-			if (dump)
-				JsonFree(dump);
-		}
 	}
 	if (error == NULL)
 	{

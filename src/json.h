@@ -24,7 +24,6 @@ typedef struct CrmCdr
 	char	   *recordingfile;
 	int			duration;
 	int			billsec;
-	char	   *raw;			/* the row as JSON text, for the quarantine */
 } CrmCdr;
 
 typedef struct CrmCdrPage

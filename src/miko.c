@@ -104,6 +104,48 @@ PrepareHandle(void)
 		elog(ERROR, "SPI_keepplan failed");
 }
 
+/* One leg as JSON: the fields of the CDR row crm read. */
+static void
+AppendLeg(StringInfo buf, const CrmCdr *c)
+{
+	const char *names[] = {"linkedid", "start", "answer", "endtime", "src_num", "dst_num", "did",
+	"disposition", "recordingfile"};
+	const char *values[] = {c->linkedid, c->start, c->answer, c->endtime, c->src_num, c->dst_num, c->did,
+	c->disposition, c->recordingfile};
+	int			i;
+
+	appendStringInfo(buf, "{\"id\": " INT64_FORMAT, c->id);
+	for (i = 0; i < (int) lengthof(names); i++)
+	{
+		appendStringInfo(buf, ", \"%s\": ", names[i]);
+		escape_json(buf, values[i]);
+	}
+	appendStringInfo(buf, ", \"duration\": %d, \"billsec\": %d}", c->duration, c->billsec);
+}
+
+/* A call was put in quarantine: its legs go with it. */
+static void
+QuarantineLegs(const char *linkedid, CrmCdr **legs, int n, StringInfo buf)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			i;
+
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, '[');
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		AppendLeg(buf, legs[i]);
+	}
+	appendStringInfoChar(buf, ']');
+	values[0] = CStringGetTextDatum(linkedid);
+	values[1] = CStringGetTextDatum(buf->data);
+	CrmSpiExec("SELECT crm.miko_quarantine_legs($1, $2::jsonb)", 2, types, values, NULL, SPI_OK_SELECT);
+	SPI_freetuptable(SPI_tuptable);
+}
+
 typedef struct HandArgs
 {
 	CrmRun	   *run;
@@ -145,13 +187,10 @@ HandCalls(void *arg)
 
 		while (end < h->nrows && strcmp(rows[end]->linkedid, first->linkedid) == 0)
 			end++;
-		resetStringInfo(&h->legs);
-		appendStringInfoChar(&h->legs, '[');
 		for (i = start; i < end; i++)
 		{
 			CrmCdr	   *c = rows[i];
 
-			appendStringInfo(&h->legs, "%s%s", i > start ? "," : "", c->raw);
 			if (called == NULL && c->did[0] != '\0')
 				called = c->did;
 			if (Answered(c))
@@ -168,7 +207,6 @@ HandCalls(void *arg)
 			duration = Max(duration, c->duration);
 			last_id = Max(last_id, c->id);
 		}
-		appendStringInfoChar(&h->legs, ']');
 		if (called == NULL)
 			called = first->dst_num;
 		disposition = any_answered ? "ANSWERED" : rows[end - 1]->disposition;
@@ -190,7 +228,8 @@ HandCalls(void *arg)
 		values[10] = CStringGetTextDatum(disposition);
 		values[11] = CStringGetTextDatum(recording);
 		values[12] = CStringGetTextDatum(h->tz);
-		values[13] = CStringGetTextDatum(h->legs.data);
+		values[13] = (Datum) 0;
+		nulls[13] = 'n';		/* the legs are written out only for a call put in quarantine */
 		rc = SPI_execute_plan(handle_plan, values, nulls, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "crm.miko_handle_call failed: %s", SPI_result_code_string(rc));
@@ -199,7 +238,9 @@ HandCalls(void *arg)
 		CrmRunCount(h->run, "calls", 1);
 		CrmRunCount(h->run, strcmp(outcome, "ingested") == 0 ? "ingested" :
 					strcmp(outcome, "unchanged") == 0 ? "unchanged" : "quarantined", 1);
-		for (i = 0; i < 14; i++)
+		if (strcmp(outcome, "quarantined") == 0)
+			QuarantineLegs(first->linkedid, rows + start, end - start, &h->legs);
+		for (i = 0; i < 13; i++)
 			if (i != 1 && i != 2 && i != 8 && i != 9)
 				pfree(DatumGetPointer(values[i]));
 		pfree(outcome);

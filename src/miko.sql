@@ -132,6 +132,15 @@ BEGIN
 END
 $$;
 
+-- The legs of a call put in quarantine, as MikoPBX gave them (miko.c writes
+-- them out only for such a call).
+CREATE FUNCTION crm.miko_quarantine_legs(linkedid text, legs jsonb) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE crm.integration_quarantine
+     SET data = COALESCE(data, '{}') || jsonb_build_object('legs', legs)
+   WHERE peer = 'miko' AND source_key = linkedid
+$$;
+
 -- The dateFrom of the next poll: the watermark minus the overlap, or
 -- initial_days back for the first poll, in the PBX's local time.  A
 -- watermark in the future (a PBX clock gone wrong) counts as now.
@@ -164,7 +173,8 @@ REVOKE ALL ON FUNCTION crm.miko_ingest_call(text, text, text, timestamptz, times
                                             integer, text, text, text, integer, bigint),
   crm.miko_ingest(jsonb, jsonb),
   crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text, text),
-  crm.miko_forget(integer) FROM PUBLIC;
+  crm.miko_forget(integer), crm.miko_quarantine_legs(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.miko_quarantine_legs(text, jsonb) TO crm_admin, crm_integration;
 GRANT EXECUTE ON FUNCTION
   crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text, text),
   crm.miko_forget(integer) TO crm_admin, crm_integration;
