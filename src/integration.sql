@@ -627,7 +627,7 @@ BEGIN
   IF q.peer = 'mailbox' THEN
     RETURN crm.mailbox_handle(q.source_key, q.raw, (q.data ->> 'size')::bigint);
   ELSIF q.peer = 'miko' AND q.data ? 'call' THEN
-    RETURN crm.miko_ingest(q.data -> 'call', q.data -> 'legs');
+    RETURN crm.miko_ingest(q.data -> 'call');
   END IF;
   RAISE EXCEPTION 'quarantined item % cannot be loaded again', quarantine_retry.id
     USING ERRCODE = 'object_not_in_prerequisite_state';

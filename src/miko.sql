@@ -25,28 +25,34 @@ CREATE POLICY miko_call_seen_read ON crm.miko_call_seen FOR SELECT
 GRANT SELECT ON crm.miko_call_seen TO crm_admin, crm_integration, crm_reader;
 SELECT crm.keep_in_dump('crm.miko_call_seen', '');
 
--- Hands one call to crm.ingest_call.  A call crm refuses is quarantined
--- with its legs; one that cannot be handed now (conflict, missing function,
--- shortage) raises, and the run is retried.
-CREATE FUNCTION crm.miko_ingest_call(linkedid text, caller text, called text, started_at timestamptz,
-                                     answered_at timestamptz, ended_at timestamptz, duration integer,
-                                     billsec integer, disposition text, recording text,
-                                     legs text, nlegs integer, last_leg_id bigint)
+-- Hands one call to crm.ingest_call: the PBX's local times are read in its
+-- time zone, and the call handed, in one subtransaction; a call crm refuses
+-- (or whose times cannot be read) is quarantined; one that cannot be handed
+-- now (conflict, missing function, shortage) raises, and the run is retried.
+CREATE FUNCTION crm.miko_ingest_call(linkedid text, caller text, called text, started text, answered text,
+                                     ended text, leg_duration integer, billsec integer, disposition text,
+                                     recording text, tz text, nlegs integer, last_leg_id bigint)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   iid bigint;
+  t0 timestamptz;
+  t1 timestamptz;
+  t2 timestamptz;
   st text;
   msg text;
   det text;
   result text := 'ingested';
 BEGIN
   BEGIN
-    iid := crm.ingest_call(linkedid => miko_ingest_call.linkedid, caller => miko_ingest_call.caller,
-                           called => miko_ingest_call.called, started_at => miko_ingest_call.started_at,
-                           answered_at => miko_ingest_call.answered_at, ended_at => miko_ingest_call.ended_at,
-                           duration => miko_ingest_call.duration, billsec => miko_ingest_call.billsec,
-                           disposition => miko_ingest_call.disposition, recording => miko_ingest_call.recording);
+    t0 := started::timestamp AT TIME ZONE tz;
+    t1 := NULLIF(answered, '')::timestamp AT TIME ZONE tz;
+    t2 := NULLIF(ended, '')::timestamp AT TIME ZONE tz;
+    iid := crm.ingest_call(linkedid => miko_ingest_call.linkedid, caller => NULLIF(caller, ''),
+                           called => NULLIF(called, ''), started_at => t0, answered_at => t1, ended_at => t2,
+                           duration => COALESCE(ceil(extract(epoch FROM t2 - t0))::integer, leg_duration),
+                           billsec => miko_ingest_call.billsec, disposition => NULLIF(disposition, ''),
+                           recording => NULLIF(recording, ''));
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
     IF NOT crm.integration_refusal(st) THEN
@@ -54,22 +60,19 @@ BEGIN
     END IF;
     PERFORM crm.integration_quarantine_put('miko', miko_ingest_call.linkedid, NULL,
       jsonb_build_object('call', jsonb_build_object(
-          'linkedid', miko_ingest_call.linkedid, 'caller', miko_ingest_call.caller,
-          'called', miko_ingest_call.called, 'started_at', miko_ingest_call.started_at,
-          'answered_at', miko_ingest_call.answered_at, 'ended_at', miko_ingest_call.ended_at,
-          'duration', miko_ingest_call.duration, 'billsec', miko_ingest_call.billsec,
-          'disposition', miko_ingest_call.disposition, 'recording', miko_ingest_call.recording,
-          'nlegs', nlegs, 'last_leg_id', last_leg_id),
-        'legs', legs::jsonb),
+          'linkedid', miko_ingest_call.linkedid, 'caller', caller, 'called', called, 'started', started,
+          'answered', answered, 'ended', ended, 'leg_duration', leg_duration,
+          'billsec', miko_ingest_call.billsec, 'disposition', disposition, 'recording', recording,
+          'tz', tz, 'nlegs', nlegs, 'last_leg_id', last_leg_id)),
       st, msg, NULLIF(det, ''));
     result := 'quarantined';
   END;
   INSERT INTO crm.miko_call_seen AS s (linkedid, legs, last_leg_id, outcome, interaction_id, started_at)
-  VALUES (miko_ingest_call.linkedid, nlegs, last_leg_id, result, iid, miko_ingest_call.started_at)
+  VALUES (miko_ingest_call.linkedid, nlegs, last_leg_id, result, iid, t0)
   ON CONFLICT ON CONSTRAINT miko_call_seen_pkey DO UPDATE
      SET legs = EXCLUDED.legs, last_leg_id = EXCLUDED.last_leg_id, outcome = EXCLUDED.outcome,
          interaction_id = COALESCE(EXCLUDED.interaction_id, s.interaction_id),
-         started_at = EXCLUDED.started_at, handed_at = now();
+         started_at = COALESCE(EXCLUDED.started_at, s.started_at), handed_at = now();
   IF result = 'ingested' AND EXISTS (SELECT FROM crm.integration_quarantine q
                                       WHERE q.peer = 'miko' AND q.source_key = miko_ingest_call.linkedid
                                         AND q.resolved_at IS NULL) THEN
@@ -80,55 +83,31 @@ END
 $$;
 
 -- A quarantined call, loaded again (crm.quarantine_retry).
-CREATE FUNCTION crm.miko_ingest(call jsonb, legs jsonb) RETURNS text
+CREATE FUNCTION crm.miko_ingest(call jsonb) RETURNS text
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT crm.miko_ingest_call(call ->> 'linkedid', call ->> 'caller', call ->> 'called',
-                              (call ->> 'started_at')::timestamptz, (call ->> 'answered_at')::timestamptz,
-                              (call ->> 'ended_at')::timestamptz, (call ->> 'duration')::integer,
+  SELECT crm.miko_ingest_call(call ->> 'linkedid', call ->> 'caller', call ->> 'called', call ->> 'started',
+                              call ->> 'answered', call ->> 'ended', (call ->> 'leg_duration')::integer,
                               (call ->> 'billsec')::integer, call ->> 'disposition', call ->> 'recording',
-                              legs::text, (call ->> 'nlegs')::integer, (call ->> 'last_leg_id')::bigint)
+                              call ->> 'tz', (call ->> 'nlegs')::integer, (call ->> 'last_leg_id')::bigint)
 $$;
 
--- One call of the poll, its legs already grouped (miko.c): reads the PBX's
--- local times in its time zone, skips a call handed before with the same
--- legs, and hands the rest.  The direction is left to crm.ingest_call, which
--- knows the company's own numbers and extensions.
+-- One call of the poll, its legs already grouped (miko.c): a call handed
+-- before with the same legs is skipped; the others are handed.  The
+-- direction is left to crm.ingest_call, which knows the company's own
+-- numbers and extensions.
 CREATE FUNCTION crm.miko_handle_call(linkedid text, nlegs integer, last_leg_id bigint, caller text, called text,
                                      started text, answered text, ended text, leg_duration integer,
-                                     billsec integer, disposition text, recording text, tz text, legs text)
+                                     billsec integer, disposition text, recording text, tz text)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  s crm.miko_call_seen;
-  t0 timestamptz;
-  t1 timestamptz;
-  t2 timestamptz;
-  st text;
-  msg text;
 BEGIN
-  SELECT * INTO s FROM crm.miko_call_seen cs WHERE cs.linkedid = miko_handle_call.linkedid;
-  IF FOUND AND s.legs = nlegs AND s.last_leg_id = miko_handle_call.last_leg_id THEN
+  IF EXISTS (SELECT FROM crm.miko_call_seen cs
+              WHERE cs.linkedid = miko_handle_call.linkedid AND cs.legs = nlegs
+                AND cs.last_leg_id = miko_handle_call.last_leg_id) THEN
     RETURN 'unchanged';
   END IF;
-  BEGIN
-    t0 := started::timestamp AT TIME ZONE tz;
-    t1 := NULLIF(answered, '')::timestamp AT TIME ZONE tz;
-    t2 := NULLIF(ended, '')::timestamp AT TIME ZONE tz;
-  EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format OR invalid_parameter_value THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM crm.integration_quarantine_put('miko', miko_handle_call.linkedid, NULL,
-                                           jsonb_build_object('legs', legs::jsonb), st, msg,
-                                           'The call times of MikoPBX could not be read.');
-    INSERT INTO crm.miko_call_seen AS cs (linkedid, legs, last_leg_id, outcome)
-    VALUES (miko_handle_call.linkedid, nlegs, miko_handle_call.last_leg_id, 'quarantined')
-    ON CONFLICT ON CONSTRAINT miko_call_seen_pkey DO UPDATE
-       SET legs = EXCLUDED.legs, last_leg_id = EXCLUDED.last_leg_id, outcome = 'quarantined', handed_at = now();
-    RETURN 'quarantined';
-  END;
-  RETURN crm.miko_ingest_call(miko_handle_call.linkedid, NULLIF(caller, ''), NULLIF(called, ''), t0, t1, t2,
-                              COALESCE(ceil(extract(epoch FROM t2 - t0))::integer, leg_duration),
-                              billsec, NULLIF(disposition, ''), NULLIF(recording, ''),
-                              legs, nlegs, miko_handle_call.last_leg_id);
+  RETURN crm.miko_ingest_call(linkedid, caller, called, started, answered, ended, leg_duration, billsec,
+                              disposition, recording, tz, nlegs, last_leg_id);
 END
 $$;
 
@@ -169,14 +148,14 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT count(*) FROM d
 $$;
 
-REVOKE ALL ON FUNCTION crm.miko_ingest_call(text, text, text, timestamptz, timestamptz, timestamptz, integer,
-                                            integer, text, text, text, integer, bigint),
-  crm.miko_ingest(jsonb, jsonb),
-  crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text, text),
+REVOKE ALL ON FUNCTION crm.miko_ingest_call(text, text, text, text, text, text, integer, integer, text, text, text,
+                                            integer, bigint),
+  crm.miko_ingest(jsonb),
+  crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text),
   crm.miko_forget(integer), crm.miko_quarantine_legs(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.miko_quarantine_legs(text, jsonb) TO crm_admin, crm_integration;
 GRANT EXECUTE ON FUNCTION
-  crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text, text),
+  crm.miko_handle_call(text, integer, bigint, text, text, text, text, text, integer, integer, text, text, text),
   crm.miko_forget(integer) TO crm_admin, crm_integration;
 
 CREATE PROCEDURE crm.miko_poll()

@@ -11,14 +11,14 @@
 #
 #  CRM_BENCH_SIZES   sizes to measure (default "1000 10000")
 #  CRM_BENCH_ROUNDS  each measurement is the best of this many runs,
-#                    workloads interleaved (default 3; the machine is shared)
+#                    workloads interleaved (default 5; the machine is shared)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 source "$top/test/bench/lib.sh"
 source "$top/test/lib/stubs.sh"
 work=${CRM_TEST_WORK:?run through test/bench/run.sh}
 sizes=${CRM_BENCH_SIZES:-1000 10000}
-rounds=${CRM_BENCH_ROUNDS:-3}
+rounds=${CRM_BENCH_ROUNDS:-5}
 min() { [ -z "$1" ] || [ "$2" -lt "$1" ] && echo "$2" || echo "$1"; }
 trap 'stub_stop mailchimp; stub_stop mikopbx' EXIT
 now_ms() { date +%s%3N; }
