@@ -156,6 +156,12 @@ Excerpt(const char *data, size_t len, size_t max)
 }
 
 char *
+PeerText(const char *text)
+{
+	return Excerpt(text ? text : "", text ? strlen(text) : 0, 300);
+}
+
+char *
 HttpEscape(const char *s)
 {
 	StringInfoData buf;

@@ -77,6 +77,9 @@ extern CrmPeerError *PeerErrorMake(int sqlerrcode, bool retry, long http_status,
 /* Replaces every secret in text by ******** (in place when possible). */
 extern char *Redact(const char *text, const char *const *secrets);
 
+/* A peer's text fit for a message: printable, valid UTF-8, at most 300 bytes. */
+extern char *PeerText(const char *text);
+
 /* URL-encodes a query or path component (palloc'd). */
 extern char *HttpEscape(const char *s);
 

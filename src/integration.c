@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -53,11 +54,29 @@ CrmSpiExec(const char *sql, int nargs, Oid *types, Datum *values, const char *nu
 		elog(ERROR, "SPI_execute_with_args returned %d for: %s", rc, sql);
 }
 
+static bool commit_async = false;
+
+static void
+SetCommitMode(void)
+{
+	if (commit_async)
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 void
 CrmCommit(void)
 {
 	SPI_commit();
 	SPI_start_transaction();	/* a no-op since PostgreSQL 15 */
+	SetCommitMode();			/* a local setting ends with each transaction */
+}
+
+void
+CrmRunCommitAsync(void)
+{
+	commit_async = true;
+	SetCommitMode();
 }
 
 /* A text column of the first row of SPI_tuptable, copied into cxt (NULL if null). */
@@ -84,6 +103,7 @@ CrmRunBegin(CrmRun *run, const char *peer)
 
 	memset(run, 0, sizeof(*run));
 	run->peer = peer;
+	commit_async = false;		/* each run decides */
 	/* SPI's procedure context is a child of the CALL's portal: it survives commits */
 	run->cxt = AllocSetContextCreate(CurrentMemoryContext, "crm run", ALLOCSET_DEFAULT_SIZES);
 	values[0] = CStringGetTextDatum(peer);

@@ -94,4 +94,13 @@ extern void CrmSpiExec(const char *sql, int nargs, Oid *types, Datum *values, co
 /* Commits the current transaction (a new one starts at once). */
 extern void CrmCommit(void);
 
+/*
+ * From now on the run's transactions commit without waiting for the WAL to
+ * reach disk (synchronous_commit = off, transaction by transaction): for a
+ * job whose work a crash could only make it do again -- what it writes comes
+ * from the peer and the watermark moves with it -- and that changes nothing
+ * at the peer after a commit.
+ */
+extern void CrmRunCommitAsync(void);
+
 #endif							/* CRM_INTEGRATION_H */

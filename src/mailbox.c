@@ -160,6 +160,10 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 	after = CrmRunSetting(&run, "after_ingest");
 	move_to = CrmRunSetting(&run, "move_to");
 	batch_size = CrmRunSettingInt(&run, "batch_size");
+	/* a message lost with its watermark is fetched again -- unless it was
+	 * marked or moved at the server after the commit */
+	if (strcmp(after, "keep") == 0)
+		CrmRunCommitAsync();
 	{
 		Oid			types[1] = {TEXTOID};
 		Datum		values[1];
@@ -205,7 +209,7 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 	{
 		CrmPeerError *err = PeerErrorMake(ERRCODE_UNDEFINED_OBJECT, false, 0,
 										  psprintf("the IMAP server cannot open folder \"%s\"", folder),
-										  Redact(psprintf("%s %s", reply->status, reply->text), run.secrets));
+										  Redact(psprintf("%s %s", PeerText(reply->status), PeerText(reply->text)), run.secrets));
 
 		err->hint = pstrdup("Set the folder with crm.configure('mailbox', 'folder', ...); the job stays stopped until then.");
 		ImapClose(a.session);
@@ -239,7 +243,7 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 	{
 		ImapClose(a.session);
 		CrmRunFail(&run, PeerErrorMake(ERRCODE_PROTOCOL_VIOLATION, true, 0, "the IMAP server refused UID SEARCH",
-									   Redact(psprintf("%s %s", reply->status, reply->text), run.secrets)),
+									   Redact(psprintf("%s %s", PeerText(reply->status), PeerText(reply->text)), run.secrets)),
 				   watermark);
 	}
 	for (i = 0; i < reply->nuntagged; i++)
@@ -298,8 +302,8 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 		{
 			ImapClose(a.session);
 			CrmRunFail(&run, PeerErrorMake(ERRCODE_PROTOCOL_VIOLATION, true, 0, "the IMAP server refused UID FETCH",
-										   Redact(psprintf("UID " INT64_FORMAT ": %s %s", uids[j], reply->status,
-														   reply->text), run.secrets)),
+										   Redact(psprintf("UID " INT64_FORMAT ": %s %s", uids[j], PeerText(reply->status),
+														   PeerText(reply->text)), run.secrets)),
 					   watermark);
 		}
 		for (i = 0; i < reply->nuntagged; i++)
@@ -354,7 +358,7 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 				CrmRunCount(&run, "after_ingest_failed", 1);
 				ereport(WARNING,
 						(errmsg("the IMAP server refused to %s message %s", strcmp(after, "seen") == 0 ? "mark" : "move", key),
-						 errdetail("%s %s", reply->status, reply->text)));
+						 errdetail("%s %s", PeerText(reply->status), PeerText(reply->text))));
 			}
 			MemoryContextSwitchTo(old);
 		}

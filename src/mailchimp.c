@@ -224,6 +224,8 @@ crm_mailchimp_sync(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
+	/* a batch whose record is lost is sent again, under the same key */
+	CrmRunCommitAsync();
 	key = CrmRunSetting(&run, "api_key");
 	/* the key as it goes on the wire (HTTP Basic) is a secret too */
 	{

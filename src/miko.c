@@ -284,6 +284,8 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 	MemoryContextSwitchTo(run.cxt);
+	/* the PBX is only read and every call is handed idempotently */
+	CrmRunCommitAsync();
 	base = CrmRunSetting(&run, "url");
 	key = CrmRunSetting(&run, "api_key");
 	page_size = CrmRunSettingInt(&run, "page_size");
