@@ -49,7 +49,7 @@ wm=$(qa "SELECT watermark->>'start' FROM crm.integration_peer WHERE peer = 'miko
 check "R4 the watermark is the latest call start" "$wm" "$(TZ=UTC date -d "$start UTC + $((1199 * 10 + 5)) seconds" '+%F %T').000"
 
 check "R4 the poll's own transactions commit asynchronously; the session's setting is untouched" \
-  "$(psql -X -q -At -U "$INTEG_JOB" -d "$INTEG_DB" -c "SHOW synchronous_commit" -c "CALL crm.miko_poll()" -c "SHOW synchronous_commit" | tr '\n' ' ')" "on on "
+  "$(psql -X -q -At -U "$INTEG_JOB" -d "$INTEG_DB" -c "SET synchronous_commit = on" -c "CALL crm.miko_poll()" -c "SHOW synchronous_commit")" "on"
 
 # re-polling: the overlap is read again, nothing is handed twice
 curl -sf -X POST "http://127.0.0.1:$MIKOPBX_PORT/_control/log/clear" >/dev/null
