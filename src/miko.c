@@ -23,7 +23,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "access/xact.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "integration.h"
 #include "json.h"
@@ -91,23 +93,52 @@ Answered(const CrmCdr *c)
 	return strcmp(c->disposition, "ANSWERED") == 0 || strcmp(c->disposition, "ANSWER") == 0 || c->billsec > 0;
 }
 
-/* The SQL plan that hands one call; prepared once per backend. */
-static SPIPlanPtr handle_plan = NULL;
+/*
+ * The SQL prepared once per backend.  The fast path hands a call straight
+ * to crm.ingest_call (which raises if crm refuses it); the safe path
+ * (crm.miko_handle_call) quarantines a refused call in its own
+ * subtransaction.
+ */
+static SPIPlanPtr ingest_plan = NULL;
+static SPIPlanPtr safe_plan = NULL;
+
+static SPIPlanPtr
+KeepPlan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
 
 static void
 PrepareHandle(void)
 {
-	Oid			types[13] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	if (ingest_plan == NULL)
+	{
+		Oid			types[11] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+		TEXTOID, TEXTOID, TEXTOID};
 
-	if (handle_plan != NULL)
-		return;
-	handle_plan = SPI_prepare("SELECT crm.miko_handle_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-							  13, types);
-	if (handle_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(handle_plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
+		ingest_plan = KeepPlan("SELECT crm.ingest_call(linkedid => $1, caller => NULLIF($2, ''), called => NULLIF($3, ''),"
+							   " started_at => $4::timestamp AT TIME ZONE $11,"
+							   " answered_at => NULLIF($5, '')::timestamp AT TIME ZONE $11,"
+							   " ended_at => NULLIF($6, '')::timestamp AT TIME ZONE $11,"
+							   " duration => COALESCE(ceil(extract(epoch FROM (NULLIF($6, '')::timestamp AT TIME ZONE $11)"
+							   "                                 - ($4::timestamp AT TIME ZONE $11)))::integer, $7),"
+							   " billsec => $8, disposition => NULLIF($9, ''), recording => NULLIF($10, ''))",
+							   11, types);
+	}
+	if (safe_plan == NULL)
+	{
+		Oid			types[13] = {TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+
+		safe_plan = KeepPlan("SELECT crm.miko_handle_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+							 13, types);
+	}
 }
 
 /* One leg as JSON: the fields of the CDR row crm read. */
@@ -162,95 +193,332 @@ typedef struct HandArgs
 	StringInfoData legs;
 } HandArgs;
 
-/* Hands the next CALLS_PER_TRANSACTION calls (a guarded step). */
-static void
-HandCalls(void *arg)
+/* The end of the call (its legs) that starts at rows[start]. */
+static int
+CallEnd(HandArgs *h, int start)
 {
-	HandArgs   *h = (HandArgs *) arg;
+	int			end = start;
+
+	while (end < h->nrows && strcmp(h->rows[end]->linkedid, h->rows[start]->linkedid) == 0)
+		end++;
+	return end;
+}
+
+/* One call: its legs together. */
+typedef struct CrmCall
+{
+	int			start;			/* its legs are rows[start, end) */
+	int			end;
+	int64		last_id;
+	const char *linkedid;
+	const char *caller;
+	const char *called;
+	const char *started;
+	const char *answered;
+	const char *ended;
+	const char *disposition;
+	const char *recording;
+	int			duration;
+	int			billsec;
+} CrmCall;
+
+/*
+ * The call whose legs start at rows[start]: the first leg's caller, the DID
+ * called (else the first leg's destination), the first start, the first
+ * answer and the billsec of the answered legs, the last end, ANSWERED if
+ * any leg was, the recording of the answered leg.
+ */
+static void
+BuildCall(HandArgs *h, int start, CrmCall *call)
+{
 	CrmCdr	  **rows = h->rows;
-	int			ncalls = 0;
+	CrmCdr	   *first = rows[start];
+	bool		any_answered = false;
 	int			i;
 
-	while (h->next < h->nrows && ncalls < CALLS_PER_TRANSACTION)
+	memset(call, 0, sizeof(*call));
+	call->start = start;
+	call->end = CallEnd(h, start);
+	call->linkedid = first->linkedid;
+	call->caller = first->src_num;
+	call->started = first->start;
+	call->answered = "";
+	call->ended = "";
+	call->recording = "";
+	for (i = start; i < call->end; i++)
 	{
-		int			start = h->next;
-		int			end = start;
-		CrmCdr	   *first = rows[start];
-		const char *called = NULL;
-		const char *answered = "";
-		const char *ended = "";
-		const char *disposition;
-		const char *recording = "";
-		int			duration = 0;
-		int			billsec = 0;
-		int64		last_id = 0;
+		CrmCdr	   *c = rows[i];
+
+		if (call->called == NULL && c->did[0] != '\0')
+			call->called = c->did;
+		if (Answered(c))
+		{
+			any_answered = true;
+			if (c->answer[0] != '\0' && (call->answered[0] == '\0' || strcmp(c->answer, call->answered) < 0))
+				call->answered = c->answer;
+			call->billsec += c->billsec;
+			if (call->recording[0] == '\0' && c->recordingfile[0] != '\0')
+				call->recording = c->recordingfile;
+		}
+		if (c->endtime[0] != '\0' && strcmp(c->endtime, call->ended) > 0)
+			call->ended = c->endtime;
+		call->duration = Max(call->duration, c->duration);
+		call->last_id = Max(call->last_id, c->id);
+	}
+	if (call->called == NULL)
+		call->called = first->dst_num;
+	call->disposition = any_answered ? "ANSWERED" : rows[call->end - 1]->disposition;
+	if (call->recording[0] == '\0')
+		for (i = start; i < call->end && call->recording[0] == '\0'; i++)
+			call->recording = rows[i]->recordingfile;
+}
+
+static Datum
+TextArrayOf(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The fast path for the calls of rows[from, to): which were handed before
+ * with the same legs (one query), each other one straight to
+ * crm.ingest_call, then all of them remembered (one query).  Raises if crm
+ * refuses a call.
+ */
+static void
+HandFast(HandArgs *h, int from, int to, int64 *counts)
+{
+	int			ncalls = 0;
+	int			cap = 16;
+	CrmCall    *calls = palloc(sizeof(CrmCall) * cap);
+	Datum	   *ids;
+	Datum	   *nlegs;
+	Datum	   *lasts;
+	bool	   *unchanged;
+	Datum	   *iids;
+	Datum	   *starts;
+	int			nhanded = 0;
+	int			start;
+	int			i;
+	uint64		k;
+
+	for (start = from; start < to;)
+	{
+		if (ncalls == cap)
+		{
+			cap *= 2;
+			calls = repalloc(calls, sizeof(CrmCall) * cap);
+		}
+		BuildCall(h, start, &calls[ncalls]);
+		start = calls[ncalls++].end;
+	}
+	ids = palloc(sizeof(Datum) * ncalls);
+	nlegs = palloc(sizeof(Datum) * ncalls);
+	lasts = palloc(sizeof(Datum) * ncalls);
+	unchanged = palloc0(sizeof(bool) * ncalls);
+	iids = palloc(sizeof(Datum) * ncalls);
+	starts = palloc(sizeof(Datum) * ncalls);
+	for (i = 0; i < ncalls; i++)
+	{
+		ids[i] = CStringGetTextDatum(calls[i].linkedid);
+		nlegs[i] = Int32GetDatum(calls[i].end - calls[i].start);
+		lasts[i] = Int64GetDatum(calls[i].last_id);
+	}
+
+	/* the calls handed before with the same legs */
+	{
+		Oid			types[3] = {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+		Datum		values[3];
+
+		values[0] = TextArrayOf(ids, ncalls);
+		values[1] = PointerGetDatum(construct_array(nlegs, ncalls, INT4OID, 4, true, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(lasts, ncalls, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		CrmSpiExec("SELECT u.n FROM unnest($1, $2, $3) WITH ORDINALITY u(l, legs, last, n)"
+				   " JOIN crm.miko_call_seen s ON s.linkedid = u.l AND s.legs = u.legs AND s.last_leg_id = u.last",
+				   3, types, values, NULL, SPI_OK_SELECT);
+		for (k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+			int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (n >= 1 && n <= ncalls)
+				unchanged[n - 1] = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	/* the others, to crm.ingest_call */
+	for (i = 0; i < ncalls; i++)
+	{
+		CrmCall    *c = &calls[i];
+		Datum		values[11];
+		bool		isnull;
+		int			rc;
+
+		if (unchanged[i])
+		{
+			counts[1]++;
+			continue;
+		}
+		values[0] = ids[i];
+		values[1] = CStringGetTextDatum(c->caller);
+		values[2] = CStringGetTextDatum(c->called);
+		values[3] = CStringGetTextDatum(c->started);
+		values[4] = CStringGetTextDatum(c->answered);
+		values[5] = CStringGetTextDatum(c->ended);
+		values[6] = Int32GetDatum(c->duration);
+		values[7] = Int32GetDatum(c->billsec);
+		values[8] = CStringGetTextDatum(c->disposition);
+		values[9] = CStringGetTextDatum(c->recording);
+		values[10] = CStringGetTextDatum(h->tz);
+		rc = SPI_execute_plan(ingest_plan, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "crm.ingest_call failed: %s", SPI_result_code_string(rc));
+		iids[nhanded] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			iids[nhanded] = Int64GetDatum(0);
+		SPI_freetuptable(SPI_tuptable);
+		ids[nhanded] = ids[i];
+		nlegs[nhanded] = nlegs[i];
+		lasts[nhanded] = lasts[i];
+		starts[nhanded] = values[3];
+		nhanded++;
+		counts[0]++;
+	}
+
+	/* remembered, all at once */
+	if (nhanded > 0)
+	{
+		Oid			types[6] = {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
+		Datum		values[6];
+
+		values[0] = TextArrayOf(ids, nhanded);
+		values[1] = PointerGetDatum(construct_array(nlegs, nhanded, INT4OID, 4, true, TYPALIGN_INT));
+		values[2] = PointerGetDatum(construct_array(lasts, nhanded, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[3] = PointerGetDatum(construct_array(iids, nhanded, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[4] = TextArrayOf(starts, nhanded);
+		values[5] = CStringGetTextDatum(h->tz);
+		CrmSpiExec("SELECT crm.miko_remember($1, $2, $3, $4, $5, $6)", 6, types, values, NULL, SPI_OK_SELECT);
+		SPI_freetuptable(SPI_tuptable);
+	}
+}
+
+/* The safe path: the calls of rows[from, to) one by one, a refusal quarantined. */
+static void
+HandSafe(HandArgs *h, int from, int to, int64 *counts)
+{
+	int			start = from;
+
+	while (start < to)
+	{
+		CrmCall		c;
 		Datum		values[13];
-		char		nulls[13];
 		int			rc;
 		bool		isnull;
 		char	   *outcome;
-		bool		any_answered = false;
 
-		while (end < h->nrows && strcmp(rows[end]->linkedid, first->linkedid) == 0)
-			end++;
-		for (i = start; i < end; i++)
-		{
-			CrmCdr	   *c = rows[i];
-
-			if (called == NULL && c->did[0] != '\0')
-				called = c->did;
-			if (Answered(c))
-			{
-				any_answered = true;
-				if (c->answer[0] != '\0' && (answered[0] == '\0' || strcmp(c->answer, answered) < 0))
-					answered = c->answer;
-				billsec += c->billsec;
-				if (recording[0] == '\0' && c->recordingfile[0] != '\0')
-					recording = c->recordingfile;
-			}
-			if (c->endtime[0] != '\0' && strcmp(c->endtime, ended) > 0)
-				ended = c->endtime;
-			duration = Max(duration, c->duration);
-			last_id = Max(last_id, c->id);
-		}
-		if (called == NULL)
-			called = first->dst_num;
-		disposition = any_answered ? "ANSWERED" : rows[end - 1]->disposition;
-		if (recording[0] == '\0')
-			for (i = start; i < end && recording[0] == '\0'; i++)
-				recording = rows[i]->recordingfile;
-
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(first->linkedid);
-		values[1] = Int32GetDatum(end - start);
-		values[2] = Int64GetDatum(last_id);
-		values[3] = CStringGetTextDatum(first->src_num);
-		values[4] = CStringGetTextDatum(called);
-		values[5] = CStringGetTextDatum(first->start);
-		values[6] = CStringGetTextDatum(answered);
-		values[7] = CStringGetTextDatum(ended);
-		values[8] = Int32GetDatum(duration);
-		values[9] = Int32GetDatum(billsec);
-		values[10] = CStringGetTextDatum(disposition);
-		values[11] = CStringGetTextDatum(recording);
+		BuildCall(h, start, &c);
+		values[0] = CStringGetTextDatum(c.linkedid);
+		values[1] = Int32GetDatum(c.end - c.start);
+		values[2] = Int64GetDatum(c.last_id);
+		values[3] = CStringGetTextDatum(c.caller);
+		values[4] = CStringGetTextDatum(c.called);
+		values[5] = CStringGetTextDatum(c.started);
+		values[6] = CStringGetTextDatum(c.answered);
+		values[7] = CStringGetTextDatum(c.ended);
+		values[8] = Int32GetDatum(c.duration);
+		values[9] = Int32GetDatum(c.billsec);
+		values[10] = CStringGetTextDatum(c.disposition);
+		values[11] = CStringGetTextDatum(c.recording);
 		values[12] = CStringGetTextDatum(h->tz);
-		rc = SPI_execute_plan(handle_plan, values, nulls, false, 1);
+		rc = SPI_execute_plan(safe_plan, values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "crm.miko_handle_call failed: %s", SPI_result_code_string(rc));
 		outcome = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		SPI_freetuptable(SPI_tuptable);
-		CrmRunCount(h->run, "calls", 1);
-		CrmRunCount(h->run, strcmp(outcome, "ingested") == 0 ? "ingested" :
-					strcmp(outcome, "unchanged") == 0 ? "unchanged" : "quarantined", 1);
+		counts[strcmp(outcome, "ingested") == 0 ? 0 : strcmp(outcome, "unchanged") == 0 ? 1 : 2]++;
 		if (strcmp(outcome, "quarantined") == 0)
-			QuarantineLegs(first->linkedid, rows + start, end - start, &h->legs);
-		for (i = 0; i < 13; i++)
-			if (i != 1 && i != 2 && i != 8 && i != 9)
-				pfree(DatumGetPointer(values[i]));
-		pfree(outcome);
-		h->next = end;
+			QuarantineLegs(c.linkedid, h->rows + c.start, c.end - c.start, &h->legs);
+		start = c.end;
+	}
+}
+
+/* Whether an error of crm.ingest_call means a refused call (crm.integration_refusal). */
+static bool
+Refused(int sqlerrcode)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	bool		refused;
+
+	values[0] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
+	CrmSpiExec("SELECT crm.integration_refusal($1)", 1, types, values, NULL, SPI_OK_SELECT);
+	refused = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return refused;
+}
+
+/*
+ * Hands the next CALLS_PER_TRANSACTION calls (a guarded step).  First all
+ * of them in one subtransaction, through the fast path; if crm refuses one,
+ * that subtransaction is rolled back and the calls are handed again one by
+ * one, each refusal going to quarantine.  (A subtransaction per call, every
+ * time, would cost more: its end walks every lock the transaction holds.)
+ */
+static void
+HandCalls(void *arg)
+{
+	HandArgs   *h = (HandArgs *) arg;
+	int			from = h->next;
+	int			to = from;
+	int			ncalls = 0;
+	int64		counts[3] = {0, 0, 0};
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	while (to < h->nrows && ncalls < CALLS_PER_TRANSACTION)
+	{
+		to = CallEnd(h, to);
 		ncalls++;
 	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		HandFast(h, from, to, counts);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_END_TRY();
+	if (edata != NULL)
+	{
+		if (!Refused(edata->sqlerrcode))
+			ReThrowError(edata);
+		counts[0] = counts[1] = counts[2] = 0;
+		HandSafe(h, from, to, counts);
+		CrmRunCount(h->run, "chunks_redone", 1);
+	}
+	CrmRunCount(h->run, "calls", ncalls);
+	if (counts[0])
+		CrmRunCount(h->run, "ingested", counts[0]);
+	if (counts[1])
+		CrmRunCount(h->run, "unchanged", counts[1]);
+	if (counts[2])
+		CrmRunCount(h->run, "quarantined", counts[2]);
+	h->next = to;
 }
 
 Datum

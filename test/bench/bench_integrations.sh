@@ -22,6 +22,10 @@ rounds=${CRM_BENCH_ROUNDS:-5}
 min() { [ -z "$1" ] || [ "$2" -lt "$1" ] && echo "$2" || echo "$1"; }
 trap 'stub_stop mailchimp; stub_stop mikopbx' EXIT
 now_ms() { date +%s%3N; }
+# CPU time of the session's backend so far, in ms (the machine is shared: CPU
+# time is steadier than wall time); call it as the last statement of a psql
+cpu_sql="SELECT (split_part(s, ' ', 12)::bigint + split_part(s, ' ', 13)::bigint) * 10
+           FROM (SELECT regexp_replace(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), '^.*\\) ', '') AS s) x"
 secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 
 stub_start mailchimp "$work" --key "bench0123456789-us9" --list "benchaud"
@@ -89,7 +93,7 @@ done
 # ---- MikoPBX -------------------------------------------------------------------
 echo
 echo "MikoPBX poll (R4): CDR rows of 2 legs a call, one run of crm.miko_poll(), against crm.ingest_call direct"
-printf '%8s %7s %9s %10s %8s %12s %12s %9s %16s\n' cdr_rows calls requests poll_s stub_s poll_calls/s direct_calls/s ratio unchanged_repoll
+printf '%8s %7s %9s %8s %8s %12s %14s %7s %10s %12s %9s %16s\n' cdr_rows calls requests poll_s stub_s poll_calls/s direct_calls/s ratio poll_cpu_s direct_cpu_s cpu_ratio unchanged_repoll
 start=$(TZ=Europe/Moscow date -d '-20 hours' '+%F %T')
 stub_pages() {   # the stub alone: the same pages fetched by a minimal client; prints ms
   python3 - "$MIKOPBX_PORT" "$1" <<'PY'
@@ -111,14 +115,15 @@ PY
 for rows in $sizes; do
   calls=$((rows / 2))
   stub_control mikopbx "{\"cdr_clear\": true, \"generate\": {\"calls\": $calls, \"legs\": 2, \"start\": \"$start\", \"step_seconds\": 7}}"
-  poll_ms= direct_ms= repoll_ms= stub_ms=
+  poll_ms= direct_ms= repoll_ms= stub_ms= poll_cpu= direct_cpu=
   for r in $(seq 1 "$rounds"); do
     db=bench_miko_$rows
     newdb $db
     bpsql -d $db -c "SELECT crm.configure('miko', 'url', 'http://127.0.0.1:$MIKOPBX_PORT')" \
       -c "SELECT crm.configure('miko', 'api_key', 'bench-miko-key')" -c "SELECT crm.configure('miko', 'timezone', 'Europe/Moscow')" >/dev/null
     curl -sf -X POST "http://127.0.0.1:$MIKOPBX_PORT/_control/log/clear" >/dev/null
-    t0=$(now_ms); bpsql -d $db -c "CALL crm.miko_poll()"; poll_ms=$(min "$poll_ms" $(( $(now_ms) - t0 )))
+    t0=$(now_ms); cpu=$(bpsql -At -d $db -c "CALL crm.miko_poll()" -c "$cpu_sql"); poll_ms=$(min "$poll_ms" $(( $(now_ms) - t0 )))
+    poll_cpu=$(min "$poll_cpu" "$cpu")
     reqs=$(stub_state mikopbx "len(s['requests'])")
     got=$(bpsql -At -d $db -c "SELECT count(*) FROM crm.miko_call_seen WHERE outcome = 'ingested'")
     date_from=$(stub_state mikopbx "s['requests'][0]['params']['dateFrom']" | tr -d '"')
@@ -130,20 +135,24 @@ for rows in $sizes; do
     direct=bench_direct_$rows
     newdb $direct
     t0=$(now_ms)
-    bpsql -d $direct -c "SELECT count(crm.ingest_call(
+    cpu=$(bpsql -At -d $direct -c "SELECT count(crm.ingest_call(
         linkedid => 'direct-' || i, caller => (79160000000 + i)::text, called => '74951000000',
         started_at => (s AT TIME ZONE 'Europe/Moscow'), answered_at => ((s + interval '8 seconds') AT TIME ZONE 'Europe/Moscow'),
         ended_at => ((s + interval '65 seconds') AT TIME ZONE 'Europe/Moscow'), duration => 65, billsec => 57,
         disposition => 'ANSWERED', recording => '/storage/usbdisk1/mikopbx/astspool/monitor/direct-' || i || '.mp3'))
-      FROM (SELECT i, '$start'::timestamp + make_interval(secs => i * 7) AS s FROM generate_series(0, $calls - 1) i) x" >/dev/null
+      FROM (SELECT i, '$start'::timestamp + make_interval(secs => i * 7) AS s FROM generate_series(0, $calls - 1) i) x" \
+      -c "$cpu_sql" | tail -1)
     direct_ms=$(min "$direct_ms" $(( $(now_ms) - t0 )))
+    direct_cpu=$(min "$direct_cpu" "$cpu")
     bpsql -d postgres -c "DROP DATABASE $direct"
   done
   poll_rate=$(awk -v n="$got" -v ms="$poll_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
   direct_rate=$(awk -v n="$calls" -v ms="$direct_ms" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
-  printf '%8s %7s %9s %10s %8s %12s %12s %9s %16s\n' "$rows" "$got" "$reqs" "$(secs $poll_ms)" "$(secs $stub_ms)" \
-    "$poll_rate" "$direct_rate" "$(ratio $poll_rate $direct_rate)" "${repoll_reqs}req/$(secs $repoll_ms)s"
+  printf '%8s %7s %9s %8s %8s %12s %14s %7s %10s %12s %9s %16s\n' "$rows" "$got" "$reqs" "$(secs $poll_ms)" "$(secs $stub_ms)" \
+    "$poll_rate" "$direct_rate" "$(ratio $poll_rate $direct_rate)" "$(secs $poll_cpu)" "$(secs $direct_cpu)" \
+    "$(ratio $direct_cpu $poll_cpu)" "${repoll_reqs}req/$(secs $repoll_ms)s"
 done
 echo
 echo "goals: MailChimp <= 21 requests for 10000 contacts; PBX poll >= 0.80 of direct crm.ingest_call"
-echo "(stub_s: the stub serving the same pages to a minimal client -- part of poll_s; best of $rounds rounds each)"
+echo "(stub_s: the stub serving the same pages to a minimal client -- part of poll_s; best of $rounds rounds each;"
+echo " cpu: the backend's CPU time, poll against direct -- steadier than wall time on a shared machine)"

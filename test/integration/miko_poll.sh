@@ -72,10 +72,11 @@ check "R4 still one call per linkedid" "$(handed)" "1200"
 
 # a call crm refuses is quarantined with its legs; a garbled time too
 t=$(pbx_time '-1 hour')
-stub_control mikopbx "{\"add_cdr\": [{\"start\": \"$t\", \"answer\": \"$t\", \"endtime\": \"$t\", \"src_num\": \"79161112233\", \"dst_num\": \"201\", \"did\": \"74951000000\", \"linkedid\": \"bad-billsec\", \"disposition\": \"ANSWERED\", \"duration\": 10, \"billsec\": 50}, {\"start\": \"${t:0:5}13-45 99:99:99\", \"src_num\": \"79161112244\", \"dst_num\": \"201\", \"linkedid\": \"bad-time\", \"disposition\": \"NO ANSWER\"}]}"
+stub_control mikopbx "{\"add_cdr\": [{\"start\": \"$t\", \"answer\": \"$t\", \"endtime\": \"$t\", \"src_num\": \"79161112233\", \"dst_num\": \"201\", \"did\": \"74951000000\", \"linkedid\": \"bad-billsec\", \"disposition\": \"ANSWERED\", \"duration\": 10, \"billsec\": 50}, {\"start\": \"${t:0:5}13-45 99:99:99\", \"src_num\": \"79161112244\", \"dst_num\": \"201\", \"linkedid\": \"bad-time\", \"disposition\": \"NO ANSWER\"}, {\"start\": \"$t\", \"endtime\": \"$t\", \"src_num\": \"79161112255\", \"dst_num\": \"201\", \"did\": \"74951000000\", \"linkedid\": \"good-among-bad\", \"disposition\": \"NO ANSWER\"}]}"
 out=$(job_try "CALL crm.miko_poll()")
 check "R4 refused calls do not fail the run" "$out" ""
-check "R4 two calls quarantined" "$(detail quarantined)" "2"
+check "R4 two calls quarantined, the good one among them handed (the batch redone call by call)" \
+  "$(detail quarantined) $(detail ingested) $(detail chunks_redone) $(qa "SELECT count(*) FROM $CALLS WHERE dedup_key = 'call:good-among-bad'")" "2 1 1 1"
 check "R4 the refused call is in quarantine with its legs and the error" \
   "$(qa "SELECT sqlstate || ' ' || error || ' | ' || jsonb_array_length(data->'legs') || ' ' || (data->'legs'->0->>'billsec') FROM crm.integration_quarantine WHERE source_key = 'bad-billsec'")" \
   "22023 a call's billsec must lie between 0 and its duration | 1 50"
