@@ -27,6 +27,7 @@ OBJS        = src/crm.o \
               src/allocate.o \
               src/order.o \
               src/http.o \
+              src/imap_parse.o \
               src/json.o \
               src/json_link.o \
               src/integration.o \

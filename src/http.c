@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "imap_parse.h"
 
 int			crm_http_connect_timeout = 1000;
 int			crm_http_timeout = 10000;
@@ -719,33 +720,6 @@ ImapReceive(CrmImapSession *s, TimestampTz deadline, const char *what)
 	}
 }
 
-/* Parses "{123}" or "{123+}" at the end of a line; -1 if there is none. */
-static int64
-LiteralSize(const char *line, int len)
-{
-	int			i;
-	int64		n = 0;
-	int64		mult = 1;
-
-	if (len < 3 || line[len - 1] != '}')
-		return -1;
-	i = len - 2;
-	if (line[i] == '+')
-		i--;
-	if (i < 1 || !isdigit((unsigned char) line[i]))
-		return -1;
-	for (; i >= 0 && isdigit((unsigned char) line[i]); i--)
-	{
-		if (mult > INT64CONST(100000000000))
-			return -2;
-		n += (line[i] - '0') * mult;
-		mult *= 10;
-	}
-	if (i < 0 || line[i] != '{')
-		return -1;
-	return n;
-}
-
 CrmPeerError *
 ImapCommand(CrmImapSession *s, const char *command, CrmImapReply *reply)
 {
@@ -844,7 +818,7 @@ ImapCommand(CrmImapSession *s, const char *command, CrmImapReply *reply)
 			current->line = pstrdup("");
 		}
 		current->line = psprintf("%s%s", current->line, line.data);
-		lit = LiteralSize(line.data, line.len);
+		lit = crm_imap_literal_size(line.data, (size_t) line.len);
 		if (lit == -2)
 		{
 			ImapRelease(s);

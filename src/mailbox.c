@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "imap_parse.h"
 #include "integration.h"
 
 PG_FUNCTION_INFO_V1(crm_mail_poll);
@@ -217,10 +218,10 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < reply->nuntagged; i++)
 	{
-		char	   *p = strstr(reply->untagged[i].line, "[UIDVALIDITY ");
+		uint32		v = crm_imap_uidvalidity(reply->untagged[i].line);
 
-		if (p)
-			uidvalidity = strtoll(p + 13, NULL, 10);
+		if (v != 0)
+			uidvalidity = v;
 	}
 	if (uidvalidity <= 0)
 	{
@@ -248,24 +249,14 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < reply->nuntagged; i++)
 	{
-		char	   *p = reply->untagged[i].line;
+		const char *p;
+		uint32		uid;
+		int			r;
 
-		if (strncmp(p, "* SEARCH", 8) != 0)
+		if (!crm_imap_is_search(reply->untagged[i].line, &p))
 			continue;
-		p += 8;
-		while (*p)
+		while ((r = crm_imap_search_next(&p, &uid)) == 1)
 		{
-			char	   *end;
-			long long	uid;
-
-			while (*p == ' ')
-				p++;
-			if (*p == '\0')
-				break;
-			uid = strtoll(p, &end, 10);
-			if (end == p)
-				break;
-			p = end;
 			if (uid <= last_uid)
 				continue;		/* "n:*" always names the last message */
 			if (nuids == cap)
@@ -274,6 +265,14 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 				uids = uids ? repalloc(uids, sizeof(int64) * cap) : palloc(sizeof(int64) * cap);
 			}
 			uids[nuids++] = uid;
+		}
+		if (r < 0)
+		{
+			ImapClose(a.session);
+			CrmRunFail(&run, PeerErrorMake(ERRCODE_PROTOCOL_VIOLATION, true, 0,
+										   "the IMAP server sent a SEARCH response that is not a list of UIDs",
+										   Redact(PeerText(reply->untagged[i].line), run.secrets)),
+					   watermark);
 		}
 	}
 	if (nuids > 1)
