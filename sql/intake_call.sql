@@ -216,3 +216,25 @@ SELECT x.direction, i.anonymous, x.party FROM crm.interaction x JOIN crm.inquiry
  WHERE x.dedup_key = 'call:1715580700.80';
 
 ROLLBACK;
+
+-- the same paths at REPEATABLE READ (the lookups are cross-checked against a
+-- current snapshot there; with nothing concurrent they take the same paths)
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(crm.hire(login, full_name, dep, pos)) AS hired
+  FROM (VALUES ('rr_head', 'Анна Главная', 'alto', 'head'), ('rr_mgr', 'Борис Первый', 'alto', 'manager')) AS e(login, full_name, dep, pos);
+INSERT INTO crm.counterparty (kind, name, department_id, responsible_id)
+  SELECT 'client', 'RR client', d.id, e.id FROM crm.department d, crm.employee e WHERE d.code = 'alto' AND e.role_name = 'rr_mgr';
+INSERT INTO crm.contact (counterparty_id, full_name) SELECT id, 'RR contact' FROM crm.counterparty WHERE name = 'RR client';
+INSERT INTO crm.contact_point (contact_id, counterparty_id, kind, value)
+  SELECT id, counterparty_id, 'phone', '+7 916 210-99-99' FROM crm.contact WHERE full_name = 'RR contact';
+SELECT crm.ingest_call(linkedid => 'rr.1', caller => '8 916 210 99 99', called => '200', started_at => now(), direction => 'in') > 0 AS known;
+SELECT crm.ingest_call(linkedid => 'rr.2', caller => '8 916 210 99 98', called => '200', started_at => now(), direction => 'in') > 0 AS new;
+SELECT crm.ingest_call(linkedid => 'rr.1', caller => '8 916 210 99 99', called => '200', started_at => now(), direction => 'in',
+                       ended_at => now() + interval '1 minute', duration => 60) =
+       (SELECT id FROM crm.interaction WHERE dedup_key = 'call:rr.1') AS same_call;
+SELECT x.dedup_key, c.name AS counterparty, x.inquiry_id IS NOT NULL AS inquiry, x.duration,
+       (SELECT string_agg(e.role_name || ':' || n.kind, ', ' ORDER BY e.role_name) FROM crm.notification n
+          JOIN crm.employee e ON e.id = n.recipient_id WHERE n.payload ->> 'interaction' = x.id::text) AS told
+  FROM crm.interaction x LEFT JOIN crm.counterparty c ON c.id = x.counterparty_id
+ WHERE x.dedup_key LIKE 'call:rr.%' ORDER BY 1;
+ROLLBACK;

@@ -82,13 +82,13 @@ trimmed(const char *s)
 }
 
 static void
-check_length(const char *s, const char *what)
+check_length(const char *s, const char *what, size_t max)
 {
-	if (s != NULL && strlen(s) > MAX_TEXT_ARG)
+	if (s != NULL && strlen(s) > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("%s is too long", what),
-				 errdetail("It has %zu bytes; at most %d are accepted.", strlen(s), MAX_TEXT_ARG)));
+				 errdetail("It has %zu bytes; at most %zu are accepted.", strlen(s), max)));
 }
 
 /* a span of text as a palloc'd string with inner whitespace runs collapsed */
@@ -183,10 +183,10 @@ ingest_call(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a call's linkedid is empty")));
-	check_length(linkedid, "linkedid");
-	check_length(caller, "caller");
-	check_length(called, "called");
-	check_length(recording != NULL && strlen(recording) > 2000 ? recording : NULL, "recording");
+	check_length(linkedid, "linkedid", MAX_TEXT_ARG);
+	check_length(caller, "caller", MAX_TEXT_ARG);
+	check_length(called, "called", MAX_TEXT_ARG);
+	check_length(recording, "recording", 2000);
 	if (PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -275,6 +275,24 @@ ingest_call(PG_FUNCTION_ARGS)
 		called_ext = crm_extension_number(r.called, strlen(r.called));
 	}
 	r.dedup_key = psprintf("call:%s", linkedid);
+
+	if (direction != NULL && strcmp(direction, "in") == 0 && caller_key[0] != '\0')
+	{
+		/* the PBX says it is incoming, from a real number: the fast path */
+		bool		existed;
+
+		r.direction = "in";
+		r.party = r.caller;
+		IntakeAddKey(&r, 'p', r.caller, caller_key);
+		r.describe = psprintf("%s с %s", r.disposition && strcmp(r.disposition, "ANSWERED") != 0 ?
+							  "пропущенный звонок" : "звонок", r.caller);
+		SPI_connect();
+		id = IntakeCallIn(&r, &existed, &outcome);
+		if (existed)
+			IntakeCallUpdate(id, &r);
+		SPI_finish();
+		PG_RETURN_INT64(id);
+	}
 
 	SPI_connect();
 	IntakeCheckFuture(r.occurred_at, "the call's start time");
@@ -629,6 +647,7 @@ read_mail(bytea *raw, MailRead *mr)
 
 	r->channel = "email";
 	r->source = mr->template_code;
+	r->quiet = mr->m.automatic != NULL;
 	r->direction = "in";
 	r->dedup_key = psprintf("email:%s", mr->message_key);
 	r->party = mr->contact_address ? mr->contact_address : mr->m.from_addr;
@@ -679,7 +698,12 @@ fields_json(const MailRead *mr, bool full)
 	appendStringInfoChar(&js, ']');
 	first = false;
 	json_key_str(&js, "company", mr->company, &first);
-	json_key_str(&js, "request", mr->request, &first);
+	if (!full && mr->m.automatic)
+		json_key_str(&js, "automatic", mr->m.automatic, &first);
+	if (full)
+		json_key_str(&js, "request", mr->request, &first);
+	else
+		appendStringInfo(&js, ", \"request_length\": %d", mr->request ? (int) strlen(mr->request) : 0);
 	if (full)
 	{
 		bool		own[INTAKE_MAX_KEYS] = {0};
@@ -709,6 +733,7 @@ fields_json(const MailRead *mr, bool full)
 		json_key_str(&js, "body", mr->m.text, &first);
 		appendStringInfo(&js, ", \"body_from_html\": %s", mr->m.text_from_html ? "true" : "false");
 		json_key_str(&js, "charset", mr->m.charset, &first);
+		json_key_str(&js, "automatic", mr->m.automatic, &first);
 		appendStringInfoString(&js, ", \"attachments\": [");
 		first = true;
 		foreach(lc, mr->m.attachments)

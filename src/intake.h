@@ -37,6 +37,9 @@ typedef struct IntakeRequest
 	const char *describe;		/* for notifications: "звонок с +7..." */
 	const char *details;		/* jsonb text, or NULL for {} */
 	int32		employee_id;	/* who typed it, 0 for none */
+	bool		quiet;			/* sent by a machine (bounce, auto-reply): recorded,
+								 * joins a known counterparty's history, but makes
+								 * no lead, no inquiry and tells nobody */
 
 	/* the matching keys: raw value as given, key, 'p'hone or 'e'-mail */
 	int			nkeys;
@@ -84,6 +87,7 @@ extern bool IntakeAddKey(IntakeRequest *r, char kind, const char *value, const c
 extern void IntakeLockKey(uint32 space, const char *key);
 extern int64 IntakeFindExisting(const char *dedup_key);
 extern int64 IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome);
+extern int64 IntakeCallIn(IntakeRequest *r, bool *existed, IntakeOutcome *outcome);
 extern void IntakeCheckFuture(TimestampTz ts, const char *what);
 extern int32 IntakeMaxMessageBytes(void);
 
@@ -114,6 +118,7 @@ typedef struct MailMessage
 	bool		text_from_html; /* reduced from an HTML-only body */
 	char	   *charset;		/* the body part's declared charset */
 	List	   *attachments;	/* of MailAttachment */
+	char	   *automatic;		/* why it was sent by a machine, or NULL */
 	List	   *notes;			/* of char *: MIME damage found, charset guesses */
 } MailMessage;
 

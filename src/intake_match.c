@@ -32,6 +32,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -56,10 +57,25 @@
 	" ELSE EXISTS (SELECT FROM crm.own_domain d WHERE d.domain = pg_catalog.split_part(" k ", '@', 2))" \
 	"   OR EXISTS (SELECT FROM crm.employee e WHERE crm.normalize_email(e.email) = " k ") END)"
 
+/* the counterparty, contact and active responsible employee of a key */
+#define MATCH_KEY(k) \
+	"SELECT cp.counterparty_id, cp.contact_id, c.name," \
+	"       (SELECT e.id FROM crm.employee e WHERE e.id = c.responsible_id AND e.active) AS responsible" \
+	"  FROM crm.contact_point cp JOIN crm.counterparty c ON c.id = cp.counterparty_id" \
+	" WHERE cp.normalized = " k
+
+/* the same for a key known to be a phone (the calls' plans: fewer nodes) */
+#define OWN_PHONE(k) \
+	"(EXISTS (SELECT FROM crm.own_phone o WHERE o.normalized = " k ")" \
+	" OR EXISTS (SELECT FROM crm.employee e WHERE crm.normalize_phone(e.phone) = " k "))"
+
 typedef enum PlanId
 {
 	P_EXIST,
 	P_MATCH,
+	P_CALL_IN,
+	P_CALL_KNOWN,
+	P_KNOWN_DIRECT,
 	P_KNOWN,
 	P_NEW,
 	P_ANON,
@@ -88,11 +104,66 @@ static const PlanDef plan_defs[P_COUNT] = {
 		1, {TEXTOID}
 	},
 	[P_MATCH] = {
-		"SELECT k.key, " OWN_KEY("k.key") " AS own, cp.counterparty_id, cp.contact_id"
+		"SELECT k.key, " OWN_KEY("k.key") " AS own, m.counterparty_id, m.contact_id, m.name, m.responsible"
 		"  FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY AS k(key, n)"
-		"  LEFT JOIN crm.contact_point cp ON cp.normalized = k.key"
+		"  LEFT JOIN LATERAL (" MATCH_KEY("k.key") ") m ON true"
 		" ORDER BY k.n",
 		1, {TEXTARRAYOID}
+	},
+	/*
+	 * A call with its direction given, from an external number: whether the
+	 * linkedid is known, whether the number is the company's, whom it
+	 * belongs to, and whether the call lies in the future -- one statement.
+	 */
+	[P_CALL_IN] = {
+		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1), " OWN_PHONE("$2") ","
+		"       m.counterparty_id, m.contact_id, m.name, m.responsible,"
+		"       $3 > pg_catalog.clock_timestamp()"
+		"            + COALESCE((SELECT s.max_clock_skew FROM crm.intake_settings s), interval '1 hour')"
+		"  FROM (SELECT 1) AS one LEFT JOIN LATERAL (" MATCH_KEY("$2") ") m ON true",
+		3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	},
+	/*
+	 * The same at READ COMMITTED, with the commonest outcome written in the
+	 * same statement: a known client with a responsible employee gets the
+	 * call in its history and the employee is told.  Anything else (known
+	 * linkedid, the company's own number, a new number, nobody responsible,
+	 * a call in the future) writes nothing here and is taken on in C from
+	 * what the lookup returned.  $19 is the number's key.
+	 */
+	[P_CALL_KNOWN] = {
+		"WITH m AS MATERIALIZED ("
+		"  SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $5) AS existing,"
+		"         " OWN_PHONE("$19") " AS own, mk.counterparty_id, mk.contact_id, mk.name, mk.responsible,"
+		"         $4 > pg_catalog.clock_timestamp()"
+		"              + COALESCE((SELECT s.max_clock_skew FROM crm.intake_settings s), interval '1 hour') AS future"
+		"    FROM (SELECT 1) AS one LEFT JOIN LATERAL (" MATCH_KEY("$19") ") mk ON true)"
+		", ix AS ("
+		"  INSERT INTO crm.interaction (" IX_COLS ", counterparty_id, contact_id)"
+		"  SELECT " IX_VALS ", m.counterparty_id, m.contact_id FROM m"
+		"   WHERE m.existing IS NULL AND NOT m.own AND NOT m.future AND m.responsible IS NOT NULL"
+		"  RETURNING id)"
+		", nt AS ("
+		"  INSERT INTO crm.notification (recipient_id, kind, message, payload, counterparty_id)"
+		"  SELECT m.responsible, 'counterparty_request', pg_catalog.format('Новое обращение: «%s» — %s', m.name, $18),"
+		"         pg_catalog.jsonb_build_object('interaction', ix.id, 'channel', $1), m.counterparty_id"
+		"    FROM m, ix WHERE m.responsible IS DISTINCT FROM $9)"
+		"SELECT m.existing, m.own, m.counterparty_id, m.contact_id, m.name, m.responsible, m.future,"
+		"       (SELECT ix.id FROM ix) FROM m",
+		19, {IX_TYPES, TEXTOID}
+	},
+	/* a known counterparty whose responsible employee is known: told directly */
+	[P_KNOWN_DIRECT] = {
+		"WITH ix AS ("
+		"  INSERT INTO crm.interaction (" IX_COLS ", counterparty_id, contact_id)"
+		"  VALUES (" IX_VALS ", $19, $20) RETURNING id)"
+		", nt AS ("
+		"  INSERT INTO crm.notification (recipient_id, kind, message, payload, counterparty_id)"
+		"  SELECT $21, 'counterparty_request', pg_catalog.format('Новое обращение: «%s» — %s', $22, $18),"
+		"         pg_catalog.jsonb_build_object('interaction', ix.id, 'channel', $1), $19"
+		"    FROM ix WHERE $21 IS DISTINCT FROM $9)"
+		"SELECT id FROM ix",
+		22, {IX_TYPES, INT8OID, INT8OID, INT4OID, TEXTOID}
 	},
 	/* a known counterparty (or none): the interaction, and who is told */
 	[P_KNOWN] = {
@@ -168,10 +239,10 @@ static const PlanDef plan_defs[P_COUNT] = {
 	/* a call: known already? are its numbers the company's own? */
 	[P_CALL_HEAD] = {
 		"SELECT (SELECT i.id FROM crm.interaction i WHERE i.dedup_key = $1),"
-		"  ($2 IS NOT NULL AND " OWN_KEY("$2") ")"
+		"  ($2 IS NOT NULL AND " OWN_PHONE("$2") ")"
 		"  OR ($3 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
 		"                                  WHERE $3 BETWEEN x.first_number AND x.last_number)),"
-		"  ($4 IS NOT NULL AND " OWN_KEY("$4") ")"
+		"  ($4 IS NOT NULL AND " OWN_PHONE("$4") ")"
 		"  OR ($5 IS NOT NULL AND EXISTS (SELECT FROM crm.internal_extension x"
 		"                                  WHERE $5 BETWEEN x.first_number AND x.last_number))",
 		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID}
@@ -219,7 +290,13 @@ IntakeSavedPlan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types)
 {
 	if (*slot == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, (Oid *) types);
+		/*
+		 * A generic plan, always: these statements are planned once per
+		 * backend.  Left to choose, the plan cache would keep planning
+		 * custom plans on every call (their constant-folded costs look
+		 * cheaper), which costs more than the statements themselves.
+		 */
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, (Oid *) types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "crm intake: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -582,7 +659,7 @@ record_new_lead(const IntakeRequest *r, const bool *own)
 	const char *kinds[INTAKE_MAX_KEYS];
 	int			i,
 				k = 0;
-	const char *name;
+	const char *name = NULL;
 	bool		isnull;
 	int64		inserted;
 
@@ -592,9 +669,14 @@ record_new_lead(const IntakeRequest *r, const bool *own)
 			values[k] = r->value[i];
 			kinds[k] = r->kind[i] == 'p' ? "phone" : "email";
 			k++;
+			if (name == NULL)
+				name = r->key[i];
 		}
 	/* the lead is called by what the first contact gave: company, name, key */
-	name = r->company ? r->company : r->contact_name ? r->contact_name : values[0];
+	if (r->company)
+		name = r->company;
+	else if (r->contact_name)
+		name = r->contact_name;
 
 	interaction_params(r, "in", v, n);
 	v[18] = CStringGetTextDatum(name);
@@ -671,20 +753,118 @@ add_points(const IntakeRequest *r, const bool *own, const bool *matched, int64 c
 	exec_plan(P_ADD_POINTS, v, NULL, false, 0);
 }
 
-/*
- * Records a request whose dedup key the caller has locked and found new:
- * locks its keys, matches them, and takes the path that follows.  Returns
- * the interaction id.
- */
-int64
-IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome)
+/* what the keys of a request matched */
+typedef struct IntakeMatch
+{
+	bool		own[INTAKE_MAX_KEYS];
+	int64		cp[INTAKE_MAX_KEYS];	/* 0: no contact point has the key */
+	int64		ct[INTAKE_MAX_KEYS];
+	int32		resp[INTAKE_MAX_KEYS];	/* 0: nobody (active) responsible */
+	char	   *name[INTAKE_MAX_KEYS];
+} IntakeMatch;
+
+/* locks on every key, in the order of their tags: no deadlock between us */
+static void
+lock_keys(const IntakeRequest *r)
 {
 	uint32		hashes[INTAKE_MAX_KEYS];
-	bool		own[INTAKE_MAX_KEYS] = {0};
-	bool		matched[INTAKE_MAX_KEYS] = {0};
-	int64		cp_of[INTAKE_MAX_KEYS] = {0};
-	int64		ct_of[INTAKE_MAX_KEYS] = {0};
+	int			i;
+
+	for (i = 0; i < r->nkeys; i++)
+		hashes[i] = key_hash(r->key[i]);
+	qsort(hashes, r->nkeys, sizeof(uint32), cmp_uint32);
+	for (i = 0; i < r->nkeys; i++)
+		if (i == 0 || hashes[i] != hashes[i - 1])
+			lock_hash(INTAKE_LOCK_CONTACT, hashes[i]);
+}
+
+/* reads one match (columns first..first+3: counterparty, contact, name, responsible) */
+static void
+read_match(int row, int first, IntakeMatch *m, int i)
+{
+	bool		isnull;
+	int64		cp = int8_at(row, first, &isnull);
+
+	if (isnull)
+		return;
+	m->cp[i] = cp;
+	m->ct[i] = int8_at(row, first + 1, &isnull);
+	if (isnull)
+		m->ct[i] = 0;
+	m->name[i] = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, first + 2);
+	m->resp[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, first + 3, &isnull));
+	if (isnull)
+		m->resp[i] = 0;
+}
+
+static int
+count_matched(const IntakeRequest *r, const IntakeMatch *m)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < r->nkeys; i++)
+		if (m->cp[i] > 0)
+			n++;
+	return n;
+}
+
+static void
+match_keys(const IntakeRequest *r, IntakeMatch *m)
+{
+	Datum		v[1];
+	int			i;
+
+	if (r->nkeys == 0)
+		return;
+	v[0] = text_array(r->key, r->nkeys);
+	exec_plan(P_MATCH, v, NULL, false, 0);
+	for (i = 0; i < (int) SPI_processed && i < r->nkeys; i++)
+	{
+		bool		isnull;
+
+		m->own[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		read_match(i, 3, m, i);
+	}
+	if (IsolationUsesXactSnapshot())
+	{
+		IntakeMatch latest;
+
+		memset(&latest, 0, sizeof(latest));
+		exec_plan_latest(P_MATCH, v, NULL);
+		for (i = 0; i < (int) SPI_processed && i < r->nkeys; i++)
+			read_match(i, 3, &latest, i);
+		if (count_matched(r, &latest) != count_matched(r, m))
+			serialization_failure("a contact with the same phone or e-mail");
+	}
+}
+
+static int64
+record_known_direct(const IntakeRequest *r, int64 counterparty, int64 contact, int32 responsible, const char *name)
+{
+	Datum		v[22];
+	char		n[23];
+	bool		isnull;
+
+	interaction_params(r, "in", v, n);
+	v[18] = Int64GetDatum(counterparty);
+	n[18] = ' ';
+	v[19] = Int64GetDatum(contact);
+	n[19] = contact > 0 ? ' ' : 'n';
+	v[20] = Int32GetDatum(responsible);
+	n[20] = ' ';
+	v[21] = text_or_null(name, &n[21]);
+	n[22] = '\0';
+	exec_plan(P_KNOWN_DIRECT, v, n, false, 0);
+	return int8_at(0, 1, &isnull);
+}
+
+/* the path that follows from what matched */
+static int64
+record_matched(const IntakeRequest *r, const IntakeMatch *m, IntakeOutcome *outcome)
+{
 	int64		cps[INTAKE_MAX_KEYS];
+	bool		matched[INTAKE_MAX_KEYS];
 	int			ncp = 0,
 				nown = 0,
 				first = -1;
@@ -692,73 +872,36 @@ IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome)
 				j;
 	bool		incoming = strcmp(r->direction, "in") == 0;
 
-	/* locks on every key, in the order of their tags: no deadlock between us */
 	for (i = 0; i < r->nkeys; i++)
-		hashes[i] = key_hash(r->key[i]);
-	qsort(hashes, r->nkeys, sizeof(uint32), cmp_uint32);
-	for (i = 0; i < r->nkeys; i++)
-		if (i == 0 || hashes[i] != hashes[i - 1])
-			lock_hash(INTAKE_LOCK_CONTACT, hashes[i]);
-
-	if (r->nkeys > 0)
 	{
-		Datum		v[1] = {text_array(r->key, r->nkeys)};
-		int			nmatched = 0;
-
-		exec_plan(P_MATCH, v, NULL, false, 0);
-		for (i = 0; i < (int) SPI_processed && i < r->nkeys; i++)
+		matched[i] = m->cp[i] > 0;
+		if (m->own[i])
 		{
-			bool		isnull;
-
-			own[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			cp_of[i] = int8_at(i, 3, &isnull);
-			if (!isnull)
-			{
-				matched[i] = true;
-				ct_of[i] = int8_at(i, 4, &isnull);
-				nmatched++;
-			}
+			nown++;
+			continue;
 		}
-		if (IsolationUsesXactSnapshot())
-		{
-			int			latest = 0;
-
-			exec_plan_latest(P_MATCH, v, NULL);
-			for (i = 0; i < (int) SPI_processed; i++)
-			{
-				bool		isnull;
-
-				(void) int8_at(i, 3, &isnull);
-				if (!isnull)
-					latest++;
-			}
-			if (latest != nmatched)
-				serialization_failure("a contact with the same phone or e-mail");
-		}
-		for (i = 0; i < r->nkeys; i++)
-		{
-			if (own[i])
-			{
-				nown++;
-				continue;
-			}
-			if (!matched[i])
-				continue;
-			if (first < 0)
-				first = i;
-			for (j = 0; j < ncp; j++)
-				if (cps[j] == cp_of[i])
-					break;
-			if (j == ncp)
-				cps[ncp++] = cp_of[i];
-		}
+		if (!matched[i])
+			continue;
+		if (first < 0)
+			first = i;
+		for (j = 0; j < ncp; j++)
+			if (cps[j] == m->cp[i])
+				break;
+		if (j == ncp)
+			cps[ncp++] = m->cp[i];
 	}
 
+	if (r->quiet)
+	{
+		/* a bounce or an auto-reply: history at most, no lead, nobody told */
+		*outcome = ncp == 1 ? INTAKE_KNOWN : INTAKE_PLAIN;
+		return record_known(r, r->direction, ncp == 1 ? cps[0] : 0, ncp == 1 ? m->ct[first] : 0, false);
+	}
 	if (!incoming)
 	{
 		/* outgoing and internal: recorded, never a lead */
 		*outcome = INTAKE_PLAIN;
-		return record_known(r, r->direction, ncp == 1 ? cps[0] : 0, ncp == 1 ? ct_of[first] : 0, false);
+		return record_known(r, r->direction, ncp == 1 ? cps[0] : 0, ncp == 1 ? m->ct[first] : 0, false);
 	}
 	if (r->nkeys > 0 && nown == r->nkeys)
 	{
@@ -769,22 +912,127 @@ IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome)
 	if (r->nkeys == 0)
 	{
 		*outcome = INTAKE_ANONYMOUS;
-		return record_for_triage(r, own, false, NULL, 0);
+		return record_for_triage(r, m->own, false, NULL, 0);
 	}
 	if (ncp == 0)
 	{
 		*outcome = INTAKE_NEW_LEAD;
-		return record_new_lead(r, own);
+		return record_new_lead(r, m->own);
 	}
 	if (ncp == 1)
 	{
 		int64		id;
 
 		*outcome = INTAKE_KNOWN;
-		id = record_known(r, "in", cps[0], ct_of[first], true);
-		add_points(r, own, matched, cps[0], ct_of[first]);
+		if (m->resp[first] > 0)
+			id = record_known_direct(r, cps[0], m->ct[first], m->resp[first], m->name[first]);
+		else
+			id = record_known(r, "in", cps[0], m->ct[first], true);
+		add_points(r, m->own, matched, cps[0], m->ct[first]);
 		return id;
 	}
 	*outcome = INTAKE_CONFLICT;
-	return record_for_triage(r, own, true, cps, ncp);
+	return record_for_triage(r, m->own, true, cps, ncp);
+}
+
+/*
+ * Records a request whose dedup key the caller has locked and found new:
+ * locks its keys, matches them, and takes the path that follows.  Returns
+ * the interaction id.
+ */
+int64
+IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome)
+{
+	IntakeMatch m;
+
+	memset(&m, 0, sizeof(m));
+	lock_keys(r);
+	match_keys(r, &m);
+	return record_matched(r, &m, outcome);
+}
+
+/*
+ * The fast path of a call whose direction the PBX gave as "in", from a
+ * number with a key (r->key[0]): the dedup key and the number's key are
+ * locked (in that order, as everywhere), then one statement looks both up.
+ * *existed tells the caller that the linkedid is known (the returned id is
+ * that call's, nothing was written).
+ */
+int64
+IntakeCallIn(IntakeRequest *r, bool *existed, IntakeOutcome *outcome)
+{
+	IntakeMatch m;
+	Datum		v[22];
+	char		n[23];
+	bool		isnull;
+	int64		id;
+	HeapTuple	tup;
+	TupleDesc	td;
+
+	Assert(r->nkeys == 1);
+	memset(&m, 0, sizeof(m));
+	*existed = false;
+	IntakeLockKey(INTAKE_LOCK_DEDUP, r->dedup_key);
+	lock_keys(r);
+
+	if (!IsolationUsesXactSnapshot())
+	{
+		/* READ COMMITTED: look up, and for a known client write, at once */
+		interaction_params(r, "in", v, n);
+		v[18] = CStringGetTextDatum(r->key[0]);
+		n[18] = ' ';
+		n[19] = '\0';
+		exec_plan(P_CALL_KNOWN, v, n, false, 1);
+		tup = SPI_tuptable->vals[0];
+		td = SPI_tuptable->tupdesc;
+		id = DatumGetInt64(SPI_getbinval(tup, td, 8, &isnull));
+		if (!isnull)
+		{
+			*outcome = INTAKE_KNOWN;
+			return id;
+		}
+		id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+		if (!isnull)
+		{
+			*existed = true;
+			*outcome = INTAKE_EXISTED;
+			return id;
+		}
+		if (DatumGetBool(SPI_getbinval(tup, td, 7, &isnull)))
+			IntakeCheckFuture(r->occurred_at, "the call's start time");	/* raises */
+		m.own[0] = DatumGetBool(SPI_getbinval(tup, td, 2, &isnull));
+		read_match(0, 3, &m, 0);
+		return record_matched(r, &m, outcome);
+	}
+
+	/* REPEATABLE READ and SERIALIZABLE: look up, cross-check, then write */
+	v[0] = CStringGetTextDatum(r->dedup_key);
+	v[1] = CStringGetTextDatum(r->key[0]);
+	v[2] = TimestampTzGetDatum(r->occurred_at);
+	exec_plan(P_CALL_IN, v, NULL, false, 1);
+	tup = SPI_tuptable->vals[0];
+	id = int8_at(0, 1, &isnull);
+	if (!isnull)
+	{
+		*existed = true;
+		*outcome = INTAKE_EXISTED;
+		return id;
+	}
+	if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 7, &isnull)))
+		IntakeCheckFuture(r->occurred_at, "the call's start time");	/* raises */
+	m.own[0] = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	read_match(0, 3, &m, 0);
+	{
+		IntakeMatch latest;
+
+		memset(&latest, 0, sizeof(latest));
+		exec_plan_latest(P_CALL_IN, v, NULL);
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			serialization_failure("the same call");
+		read_match(0, 3, &latest, 0);
+		if (latest.cp[0] != m.cp[0])
+			serialization_failure("a contact with the same phone or e-mail");
+	}
+	return record_matched(r, &m, outcome);
 }
