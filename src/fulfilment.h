@@ -41,6 +41,18 @@ extern void TakenAdd(TakenList *list, int64 line_id, int64 lot_id, Numeric quant
 extern Numeric AllocateLine(int64 line_id, int64 product_id, int32 warehouse_id,
 							Numeric need, int32 min_days, TakenList *taken);
 
+/*
+ * The first step of AllocateLine for n products at once, in one statement:
+ * for products[i] (ascending ids, each once) it locks the first free lot
+ * that lasts min_days[i] and reserves min(free, needs[i]) in it, in the
+ * order of the array.  lot_ids[i] gets the lot (0: no free lot) and took[i]
+ * what was reserved (NULL with no lot).  The caller records the
+ * reservations, and must not let any product but the last go on to a
+ * second lot (AllocateLine), so that lots stay locked in allocation order.
+ */
+extern void AllocateFirstLots(int n, const int64 *products, Numeric *needs, const int32 *min_days,
+							  int32 warehouse_id, int64 *lot_ids, Numeric *took);
+
 /* defines the fulfilment settings; called from _PG_init */
 extern void FulfilmentInit(void);
 

@@ -6,16 +6,40 @@
  * The split, per line: first reserve what is free in stock (the warehouse
  * order, allocate.c); the rest becomes a production order if the company
  * makes the product, otherwise a supplier order from the product's preferred
- * active supplier.  Each line runs in its own subtransaction: a line that
- * cannot be processed (product inactive or blocked, no supplier configured,
- * any data or state error) is rolled back alone and gets the exception
- * recorded on it, and the other lines go on.  Errors that are not about the
- * line (deadlock, serialization failure, lock timeout, cancel, out of
- * memory, internal errors) abort the whole call as usual.
+ * active supplier.  A line that cannot be processed (product inactive or
+ * blocked, no supplier configured, any data or state error) is rolled back
+ * alone and gets the exception recorded on it, and the other lines go on.
+ * Errors that are not about the line (deadlock, serialization failure, lock
+ * timeout, cancel, out of memory, internal errors) abort the whole call as
+ * usual.
+ *
+ * Two ways to get there, with the same outcome:
+ *  - the fast path (FastSplit), taken first: one query reads, for every
+ *    line, what decides its split (product active or blocked, made in house,
+ *    shelf-life rule, preferred supplier, the free quantity of its first
+ *    lot); lines of an inactive or blocked product get their exception as
+ *    data, with nothing to roll back.  Then, in ONE subtransaction: the
+ *    first lot of every product is locked and reserved in one statement
+ *    (allocate.c, AllocateFirstLots), a product that needs more lots goes on
+ *    lot by lot, and all the writes of the order -- lines, reservations,
+ *    production and supplier orders -- are one statement.
+ *  - the careful path (SplitLines), each line in its own subtransaction,
+ *    when the fast path cannot give the per-line outcome: any error in the
+ *    fast path's subtransaction that is about a line (it is rolled back as a
+ *    whole and the order is split again line by line, so the error lands on
+ *    its line), a line that reserved some stock but has no way to get the
+ *    rest (no supplier: its reservation must be undone alone), or a product
+ *    that turned out to need a second lot after a later product's lot was
+ *    locked (see the lock order below).
  *
  * Lines are split in product order, so that two orders with the same
  * products lock their lots in the same order whatever the order of their
- * lines (no deadlock); the order row itself is locked first.
+ * lines (no deadlock); the order row itself is locked first.  The fast path
+ * keeps that order: AllocateFirstLots locks the products' first lots in
+ * product order, only the last product of a batch may go on to further lots,
+ * and a product predicted to need more than its first lot ends its batch.
+ * A prediction that proves wrong under concurrency sends the order to the
+ * careful path before any lot is waited for out of order.
  *
  * Privileges: these functions run with the caller's rights (SECURITY
  * INVOKER) for the one query that decides whether the caller may act on the
@@ -37,6 +61,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
@@ -83,7 +108,13 @@ typedef enum
 	Q_DEAL_ORDER,
 	Q_DEAL_LINES,
 	Q_DEFAULT_WAREHOUSE,
-	Q_INSERT_ORDER,
+	Q_NEW_ORDER_INFO,
+	Q_OPEN_LINES_INFO,
+	Q_SUPPLIED,
+	Q_WRITE_NEW_STOCK,
+	Q_WRITE_NEW,
+	Q_WRITE_OPEN_STOCK,
+	Q_WRITE_OPEN,
 	Q_WAREHOUSE,
 	Q_INSERT_LINES,
 	Q_BAD_PRODUCT,
@@ -101,8 +132,95 @@ typedef struct SplitQuery
 {
 	const char *sql;
 	int			nargs;
-	Oid			types[7];
+	Oid			types[15];
 } SplitQuery;
+
+/*
+ * What decides the split of a line, for the fast path: p = product, $cp =
+ * customer, $wh = warehouse.  m: the minimum remaining shelf life; f: the
+ * free quantity of the first lot the allocation would take (a prediction:
+ * nothing is locked here; the shelf life is capped so that no data makes
+ * this query fail -- errors belong to the lines, in the subtransaction).
+ */
+#define LINE_INFO_COLUMNS \
+	"p.id IS NOT NULL, p.active, p.blocked_reason, p.made_in_house, p.sku, m.days, p.production_days, f.free"
+#define LINE_INFO_JOINS(cp, wh) \
+	" LEFT JOIN LATERAL (SELECT GREATEST(COALESCE(p.min_remaining_shelf_days, 0)," \
+	"   COALESCE((SELECT max(c.min_remaining_days) FROM crm.customer_shelf_life c" \
+	"              WHERE c.counterparty_id = " cp \
+	"                AND (c.product_id = p.id OR c.product_id IS NULL)), 0)) AS days) m ON true" \
+	" LEFT JOIN LATERAL (SELECT x.on_hand - x.reserved AS free FROM crm.lot x" \
+	"  WHERE x.product_id = p.id AND x.warehouse_id = " wh " AND x.on_hand > 0 AND x.reserved < x.on_hand" \
+	"    AND x.alloc_key >= CURRENT_DATE + LEAST(m.days, 1000000)" \
+	"  ORDER BY x.alloc_key, x.received_at, x.id LIMIT 1) f ON true"
+
+/*
+ * The production orders and supplier orders of the lines of a write (CTE l:
+ * id, product_id, p = to produce, s = to buy; days joined by "lines"), in
+ * product order; the supplier is the product's preferred active one, as in
+ * Q_SUPPLIER (a line without one gets no row: the caller counts them).
+ */
+#define WRITE_REPLENISHMENT(lines, days, wh) \
+	" po AS (" \
+	"  INSERT INTO crm.production_order (order_line_id, product_id, warehouse_id, quantity," \
+	"                                    planned_start, planned_finish)" \
+	"  SELECT l.id, l.product_id, " wh ", l.p, CURRENT_DATE, CURRENT_DATE + " days " FROM " lines \
+	"   WHERE l.p > 0 ORDER BY l.product_id, l.id RETURNING 1)," \
+	" so AS (" \
+	"  INSERT INTO crm.supplier_order (supplier_id, order_line_id, product_id, warehouse_id, quantity," \
+	"                                  unit_price, expected_on)" \
+	"  SELECT s.supplier_id, l.id, l.product_id, " wh ", l.s, s.price, CURRENT_DATE + s.lead_time_days" \
+	"    FROM l CROSS JOIN LATERAL (" \
+	"      SELECT ps.supplier_id, ps.price, ps.lead_time_days FROM crm.product_supplier ps" \
+	"        JOIN crm.counterparty c ON c.id = ps.supplier_id AND c.kind IN ('supplier', 'partner')" \
+	"       WHERE ps.product_id = l.product_id AND ps.active ORDER BY ps.priority, ps.supplier_id LIMIT 1) s" \
+	"   WHERE l.s > 0 ORDER BY l.product_id, l.id RETURNING 1)" \
+	" SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM v), (SELECT count(*) FROM po)," \
+	"        (SELECT count(*) FROM so)"
+#define WRITE_STOCK_ONLY \
+	" SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM v), 0::int8, 0::int8"
+
+/* the lines of a new order with their split (Q_WRITE_NEW*), and their reservations by position */
+#define WRITE_NEW_LINES \
+	"WITH l AS (" \
+	"  INSERT INTO crm.order_line (order_id, line_no, product_id, quantity, unit_price, deal_line_id," \
+	"                              reserved_qty, production_qty, supplier_qty," \
+	"                              exception, exception_sqlstate, exception_at)" \
+	"  SELECT $1, u.ord, u.product, u.qty, u.price, u.deal_line, u.r, u.p, u.s, u.exc, u.state," \
+	"         CASE WHEN u.exc IS NOT NULL THEN pg_catalog.now() END" \
+	"    FROM unnest($2::int8[], $3::numeric[], $4::numeric[], $5::int8[], $6::numeric[], $7::numeric[]," \
+	"                $8::numeric[], $9::text[], $10::text[])" \
+	"         WITH ORDINALITY AS u(product, qty, price, deal_line, r, p, s, exc, state, ord)" \
+	"  RETURNING id, line_no, product_id, production_qty AS p, supplier_qty AS s)," \
+	" v AS (" \
+	"  INSERT INTO crm.reservation (order_line_id, lot_id, quantity)" \
+	"  SELECT l.id, r.lot, sum(r.qty) FROM unnest($12::int8[], $13::int8[], $14::numeric[]) AS r(ord, lot, qty)" \
+	"    JOIN l ON l.line_no = r.ord GROUP BY l.id, r.lot RETURNING 1)"
+#define WRITE_NEW_TYPES \
+	{INT8OID, INT8ARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, \
+	 NUMERICARRAYOID, NUMERICARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, \
+	 INT8ARRAYOID, NUMERICARRAYOID, INT4OID}
+
+/* the open lines of an order with what their split added (Q_WRITE_OPEN*), and their reservations */
+#define WRITE_OPEN_LINES \
+	"WITH l AS (" \
+	"  UPDATE crm.order_line ol SET reserved_qty = ol.reserved_qty + u.r," \
+	"         production_qty = ol.production_qty + u.p, supplier_qty = ol.supplier_qty + u.s," \
+	"         exception = u.exc, exception_sqlstate = u.state," \
+	"         exception_at = CASE WHEN u.exc IS NOT NULL THEN pg_catalog.now() END" \
+	"    FROM unnest($1::int8[], $2::numeric[], $3::numeric[], $4::numeric[], $5::text[], $6::text[], $7::int4[])" \
+	"         AS u(id, r, p, s, exc, state, days)" \
+	"   WHERE ol.id = u.id" \
+	"  RETURNING ol.id, ol.product_id, u.p, u.s, u.days)," \
+	" v AS (" \
+	"  INSERT INTO crm.reservation AS r (order_line_id, lot_id, quantity)" \
+	"  SELECT x.line, x.lot, sum(x.qty) FROM unnest($8::int8[], $9::int8[], $10::numeric[]) AS x(line, lot, qty)" \
+	"   GROUP BY x.line, x.lot" \
+	"  ON CONFLICT (order_line_id, lot_id) DO UPDATE SET quantity = r.quantity + EXCLUDED.quantity" \
+	"  RETURNING 1)"
+#define WRITE_OPEN_TYPES \
+	{INT8ARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, NUMERICARRAYOID, TEXTARRAYOID, TEXTARRAYOID, \
+	 INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, NUMERICARRAYOID, INT4OID}
 
 static const SplitQuery queries[N_QUERIES] = {
 	[Q_VISIBLE_CUSTOMER] = {"SELECT 1 FROM crm.counterparty WHERE id = $1", 1, {INT8OID}},
@@ -120,10 +238,44 @@ static const SplitQuery queries[N_QUERIES] = {
 	[Q_DEFAULT_WAREHOUSE] = {
 		"SELECT id FROM crm.warehouse WHERE active AND (code = $1 OR $1 = '') ORDER BY id LIMIT 1",
 		1, {TEXTOID}},
-	[Q_INSERT_ORDER] = {
-		"INSERT INTO crm.customer_order (counterparty_id, warehouse_id, deal_id, note)"
-		" SELECT $1, w.id, $3, $4 FROM crm.warehouse w WHERE w.id = $2 AND w.active"
-		" RETURNING id", 4, {INT8OID, INT4OID, INT8OID, TEXTOID}},
+	/* the new order (none if the warehouse is missing or inactive), and its lines to split */
+	[Q_NEW_ORDER_INFO] = {
+		"WITH o AS ("
+		"  INSERT INTO crm.customer_order (counterparty_id, warehouse_id, deal_id, note)"
+		"  SELECT $1, w.id, $3, $4 FROM crm.warehouse w WHERE w.id = $2 AND w.active"
+		"  RETURNING id)"
+		" SELECT u.ord, u.product, u.qty, " LINE_INFO_COLUMNS ", o.id"
+		"   FROM o CROSS JOIN unnest($5::int8[], $6::numeric[]) WITH ORDINALITY AS u(product, qty, ord)"
+		"   LEFT JOIN crm.product p ON p.id = u.product"
+		LINE_INFO_JOINS("$1", "$2")
+		"  ORDER BY u.product, u.ord",
+		6, {INT8OID, INT4OID, INT8OID, TEXTOID, INT8ARRAYOID, NUMERICARRAYOID}},
+	/* the lines of an open order still to split */
+	[Q_OPEN_LINES_INFO] = {
+		"SELECT l.id, l.product_id, l.unassigned_qty::numeric, " LINE_INFO_COLUMNS
+		"  FROM crm.order_line l LEFT JOIN crm.product p ON p.id = l.product_id"
+		LINE_INFO_JOINS("$2", "$3")
+		" WHERE l.order_id = $1 AND l.unassigned_qty > 0"
+		" ORDER BY l.product_id, l.id", 3, {INT8OID, INT8OID, INT4OID}},
+	/* which of these products have an active supplier (the same rule as Q_SUPPLIER) */
+	[Q_SUPPLIED] = {
+		"SELECT u.product FROM unnest($1::int8[]) AS u(product)"
+		" WHERE EXISTS (SELECT FROM crm.product_supplier ps"
+		"                 JOIN crm.counterparty c ON c.id = ps.supplier_id AND c.kind IN ('supplier', 'partner')"
+		"                WHERE ps.product_id = u.product AND ps.active)", 1, {INT8ARRAYOID}},
+	/*
+	 * Everything the fast path writes, in one statement: the lines with
+	 * their split, their reservations, and (when a line needs them) their
+	 * production and supplier orders.  Returns the counts written.
+	 */
+	[Q_WRITE_NEW_STOCK] = {WRITE_NEW_LINES WRITE_STOCK_ONLY, 15, WRITE_NEW_TYPES},
+	[Q_WRITE_NEW] = {
+		WRITE_NEW_LINES ","
+		WRITE_REPLENISHMENT("l JOIN unnest($11::int4[]) WITH ORDINALITY AS d(days, ord) ON d.ord = l.line_no",
+							"d.days", "$15"),
+	15, WRITE_NEW_TYPES},
+	[Q_WRITE_OPEN_STOCK] = {WRITE_OPEN_LINES WRITE_STOCK_ONLY, 11, WRITE_OPEN_TYPES},
+	[Q_WRITE_OPEN] = {WRITE_OPEN_LINES "," WRITE_REPLENISHMENT("l", "l.days", "$11"), 11, WRITE_OPEN_TYPES},
 	[Q_WAREHOUSE] = {"SELECT active, code FROM crm.warehouse WHERE id = $1", 1, {INT4OID}},
 	[Q_INSERT_LINES] = {
 		"WITH l AS ("
@@ -132,6 +284,7 @@ static const SplitQuery queries[N_QUERIES] = {
 		"    FROM unnest($2::int8[], $3::numeric[], $4::numeric[], $5::int8[])"
 		"         WITH ORDINALITY AS u(product, qty, price, deal_line, ord)"
 		"    JOIN crm.product p ON p.id = u.product AND (p.active OR $7)"
+		"   ORDER BY u.ord"		/* ids in line order: lines of one product are split in that order */
 		"  RETURNING *)"
 		" SELECT " LINE_WORK_COLUMNS("$6")
 		"   FROM l JOIN crm.product p ON p.id = l.product_id"
@@ -190,6 +343,9 @@ static int	lot_expiry_alert_days = 30;
 /* crm.default_warehouse: code of the warehouse deal orders ship from */
 static char *default_warehouse = NULL;
 
+/* crm.fast_split: try the fast path of the split first */
+static bool fast_split = true;
+
 void
 FulfilmentInit(void)
 {
@@ -203,6 +359,12 @@ FulfilmentInit(void)
 							   "Empty: the active warehouse with the lowest id.",
 							   &default_warehouse, "", PGC_USERSET, 0,
 							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("crm.fast_split",
+							 "Splits customer orders by the fast path when it gives the same result.",
+							 "On: one subtransaction and set-based writes per order, line by line only when a line "
+							 "fails or needs it; off: every line in its own subtransaction. The outcome is the same.",
+							 &fast_split, true, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 }
 
 /* Runs a kept plan; returns SPI_processed. */
@@ -234,6 +396,19 @@ static Datum
 Col(int row, int col, bool *isnull)
 {
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+static Datum
+MakeArray(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, typlen, typbyval, typalign));
 }
 
 /* The owner of schema crm: the role the writes run as. */
@@ -496,6 +671,476 @@ SplitLines(const SplitLine *lines, uint64 n, int32 warehouse_id)
 	return exceptions;
 }
 
+/* ---------------------------------------------------------------------------
+ * The fast path
+ */
+
+/* a line as the fast path sees it (LINE_INFO_COLUMNS), and what its split came to */
+typedef struct FastLine
+{
+	int64		key;			/* order line id; for a new order, its position (1..n) */
+	int64		product_id;
+	Numeric		need;
+	bool		exists;
+	bool		active;
+	char	   *blocked;		/* blocked_reason or NULL */
+	bool		made_in_house;
+	char	   *sku;
+	int32		min_days;
+	bool		has_production_days;
+	int32		production_days;
+	bool		has_first_free;
+	Numeric		first_free;		/* free quantity of its first lot, when it was read */
+	/* the split */
+	Numeric		reserved;
+	Numeric		production;
+	Numeric		supplier;
+	char	   *exception;		/* why it was not split (SQLSTATE 55000), or NULL */
+} FastLine;
+
+/* the lines of one product (consecutive in the line list) */
+typedef struct ProductGroup
+{
+	int			first;
+	int			count;
+	int64		product_id;
+	Numeric		need;
+	int32		min_days;
+	bool		predicted_short;	/* its first lot will not be enough */
+} ProductGroup;
+
+/* what the fast path writes to: the lines of a new order, or an open order's lines */
+typedef struct OrderWrite
+{
+	bool		new_lines;
+	int64		order_id;
+	int32		warehouse;
+	/* new lines: the order's arrays, as given */
+	int			nlines;
+	Datum		products;
+	Datum		quantities;
+	Datum		prices;
+	bool		prices_null;
+	Datum		deal_lines;
+	bool		deal_lines_null;
+} OrderWrite;
+
+/* reads the FastLines of the current SPI result (in the current context) */
+static FastLine *
+ReadInfo(uint64 n)
+{
+	FastLine   *lines = palloc0(sizeof(FastLine) * (n > 0 ? n : 1));
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+	{
+		FastLine   *l = &lines[i];
+		bool		isnull;
+		Datum		d;
+
+		l->key = DatumGetInt64(Col(i, 1, &isnull));
+		l->product_id = DatumGetInt64(Col(i, 2, &isnull));
+		l->need = DatumGetNumericCopy(Col(i, 3, &isnull));
+		l->exists = DatumGetBool(Col(i, 4, &isnull));
+		if (!l->exists)
+			continue;
+		l->active = DatumGetBool(Col(i, 5, &isnull));
+		d = Col(i, 6, &isnull);
+		l->blocked = isnull ? NULL : TextDatumGetCString(d);
+		l->made_in_house = DatumGetBool(Col(i, 7, &isnull));
+		l->sku = TextDatumGetCString(Col(i, 8, &isnull));
+		l->min_days = DatumGetInt32(Col(i, 9, &isnull));
+		d = Col(i, 10, &isnull);
+		l->has_production_days = !isnull;
+		l->production_days = isnull ? 0 : DatumGetInt32(d);
+		d = Col(i, 11, &isnull);
+		l->has_first_free = !isnull;
+		l->first_free = isnull ? NULL : DatumGetNumericCopy(d);
+	}
+	return lines;
+}
+
+/*
+ * Locks and reserves the lots of the groups, in product order: batches of
+ * products in one statement each (their first lots), a batch ending with a
+ * product predicted to need more than its first lot, which then goes on lot
+ * by lot.  What is taken is appended to taken, tagged with the group index,
+ * and groups come in order.  Returns false when a product that is not the
+ * last of its batch needs a second lot after all (a concurrent order took
+ * part of its first): taking it now would wait for a lot while holding a
+ * lot of a later product, so the order takes the careful path instead.
+ */
+static bool
+AllocateGroups(ProductGroup *groups, int ngroups, int32 warehouse, TakenList *taken)
+{
+	int			from = 0;
+	int			k;
+
+	for (k = 0; k < ngroups; k++)
+	{
+		int			nb = k - from + 1;
+		int64	   *products;
+		Numeric    *needs;
+		int32	   *days;
+		int64	   *lots;
+		Numeric    *took;
+		int			j;
+
+		if (!groups[k].predicted_short && k < ngroups - 1)
+			continue;
+		products = palloc(sizeof(int64) * nb);
+		needs = palloc(sizeof(Numeric) * nb);
+		days = palloc(sizeof(int32) * nb);
+		lots = palloc(sizeof(int64) * nb);
+		took = palloc(sizeof(Numeric) * nb);
+		for (j = 0; j < nb; j++)
+		{
+			products[j] = groups[from + j].product_id;
+			needs[j] = groups[from + j].need;
+			days[j] = groups[from + j].min_days;
+		}
+		AllocateFirstLots(nb, products, needs, days, warehouse, lots, took);
+		for (j = 0; j < nb; j++)
+		{
+			ProductGroup *g = &groups[from + j];
+			Numeric		rest;
+
+			if (lots[j] == 0)
+				continue;		/* no free lot of it */
+			TakenAdd(taken, from + j, lots[j], took[j]);
+			rest = NumericSub(g->need, took[j]);
+			if (!NumericIsPositive(rest))
+				continue;
+			if (j < nb - 1)
+				return false;
+			AllocateLine(from + j, g->product_id, warehouse, rest, g->min_days, taken);
+		}
+		from = k + 1;
+	}
+	return true;
+}
+
+/*
+ * The lines to be bought (supplier set by Distribute) whose product has no
+ * active supplier: the exception "no supplier" if the line took no stock,
+ * else false (its reservation must be undone alone: the careful path).
+ * One query, only when some line is to be bought.
+ */
+static bool
+CheckSuppliers(FastLine *lines, int n)
+{
+	Datum	   *products = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	int64	   *supplied;
+	uint64		ns;
+	uint64		k;
+	int			m = 0;
+	int			i;
+	Datum		arg;
+
+	for (i = 0; i < n; i++)
+		if (lines[i].supplier != NULL && (m == 0 || DatumGetInt64(products[m - 1]) != lines[i].product_id))
+			products[m++] = Int64GetDatum(lines[i].product_id);
+	if (m == 0)
+		return true;
+	arg = MakeArray(products, NULL, m, INT8OID);
+	ns = Run(Q_SUPPLIED, &arg, NULL, true);
+	supplied = palloc(sizeof(int64) * (ns > 0 ? ns : 1));
+	for (k = 0; k < ns; k++)
+	{
+		bool		isnull;
+
+		supplied[k] = DatumGetInt64(Col(k, 1, &isnull));
+	}
+	for (i = 0; i < n; i++)
+	{
+		FastLine   *l = &lines[i];
+		bool		found = false;
+
+		if (l->supplier == NULL)
+			continue;
+		for (k = 0; k < ns && !found; k++)
+			found = supplied[k] == l->product_id;
+		if (found)
+			continue;
+		if (NumericIsPositive(l->reserved))
+			return false;
+		l->supplier = NULL;
+		l->exception = psprintf("no supplier is configured for product %s", l->sku);
+	}
+	return true;
+}
+
+/*
+ * Gives the lots each product took to its lines in line order (as the lines
+ * one after the other would have taken them), and the rest of each line to
+ * production or to the supplier.  A line of a bought product without an
+ * active supplier gets its exception if it took nothing; if it took some
+ * stock, that reservation would have to be rolled back alone (and the next
+ * line of the product take it instead): returns false, the careful path.
+ * Nothing is written here.  reservations gets (line key, lot, quantity).
+ */
+static bool
+Distribute(FastLine *lines, int n, ProductGroup *groups, int ngroups, const TakenList *taken,
+		   TakenList *reservations)
+{
+	int			t = 0;
+	int			k;
+
+	for (k = 0; k < ngroups; k++)
+	{
+		Numeric		left = NULL;	/* what is left of taken item t */
+		int			i;
+
+		for (i = groups[k].first; i < groups[k].first + groups[k].count; i++)
+		{
+			FastLine   *l = &lines[i];
+			Numeric		want = l->need;
+
+			l->reserved = NumericZero();
+			while (NumericIsPositive(want) && t < taken->n && taken->items[t].line_id == k)
+			{
+				Numeric		avail = left ? left : taken->items[t].quantity;
+				Numeric		q = NumericGreater(avail, want) ? want : avail;
+
+				TakenAdd(reservations, l->key, taken->items[t].lot_id, q);
+				l->reserved = NumericAdd(l->reserved, q);
+				want = NumericSub(want, q);
+				avail = NumericSub(avail, q);
+				if (NumericIsPositive(avail))
+					left = avail;
+				else
+				{
+					left = NULL;
+					t++;
+				}
+			}
+			if (!NumericIsPositive(want))
+				continue;
+			if (l->made_in_house)
+				l->production = want;
+			else
+				l->supplier = want;
+		}
+		if (left != NULL || (t < taken->n && taken->items[t].line_id == k))
+			elog(ERROR, "the lots taken for product %lld exceed what its lines need",
+				 (long long) groups[k].product_id);
+	}
+	return CheckSuppliers(lines, n);
+}
+
+/*
+ * Writes the split of the lines in one statement (Q_WRITE_*).  A line that
+ * was to be bought but whose product has no active supplier is an error
+ * about a line (the caller's subtransaction is rolled back and the careful
+ * path records it on its line).
+ */
+pg_noinline static void
+WriteSplit(const FastLine *lines, int n, const TakenList *reservations, const OrderWrite *w)
+{
+	int			size = w->new_lines ? w->nlines : n;
+	Datum	   *ids = palloc0(sizeof(Datum) * size);
+	Datum	   *r = palloc0(sizeof(Datum) * size);
+	Datum	   *p = palloc0(sizeof(Datum) * size);
+	Datum	   *s = palloc0(sizeof(Datum) * size);
+	Datum	   *exc = palloc0(sizeof(Datum) * size);
+	Datum	   *state = palloc0(sizeof(Datum) * size);
+	Datum	   *days = palloc0(sizeof(Datum) * size);
+	bool	   *exc_null = palloc(sizeof(bool) * size);
+	bool	   *days_null = palloc(sizeof(bool) * size);
+	Datum	   *res_key = palloc(sizeof(Datum) * (reservations->n + 1));
+	Datum	   *res_lot = palloc(sizeof(Datum) * (reservations->n + 1));
+	Datum	   *res_qty = palloc(sizeof(Datum) * (reservations->n + 1));
+	bool	   *seen = palloc0(sizeof(bool) * size);
+	Datum		values[15];
+	char		nulls[15];
+	int64		expect_p = 0;
+	int64		expect_s = 0;
+	QueryId		q;
+	bool		isnull;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const FastLine *l = &lines[i];
+		int			at = w->new_lines ? (int) l->key - 1 : i;
+		bool		split = l->exception == NULL;
+
+		if (at < 0 || at >= size || seen[at])
+			elog(ERROR, "order line position %lld out of range or twice", (long long) l->key);
+		seen[at] = true;
+		ids[at] = Int64GetDatum(l->key);
+		r[at] = NumericGetDatum(split ? l->reserved : NumericZero());
+		p[at] = NumericGetDatum(split && l->production ? l->production : NumericZero());
+		s[at] = NumericGetDatum(split && l->supplier ? l->supplier : NumericZero());
+		exc_null[at] = split;
+		exc[at] = split ? (Datum) 0 : CStringGetTextDatum(l->exception);
+		state[at] = split ? (Datum) 0 : CStringGetTextDatum("55000");
+		days_null[at] = !(split && l->production && l->has_production_days);
+		days[at] = days_null[at] ? (Datum) 0 : Int32GetDatum(l->production_days);
+		if (split && l->production)
+			expect_p++;
+		if (split && l->supplier)
+			expect_s++;
+	}
+	for (i = 0; i < size; i++)
+		if (!seen[i])
+			elog(ERROR, "order line at position %d was not read", i + 1);
+	for (i = 0; i < reservations->n; i++)
+	{
+		res_key[i] = Int64GetDatum(reservations->items[i].line_id);
+		res_lot[i] = Int64GetDatum(reservations->items[i].lot_id);
+		res_qty[i] = NumericGetDatum(reservations->items[i].quantity);
+	}
+
+	memset(nulls, ' ', sizeof(nulls));
+	if (w->new_lines)
+	{
+		values[0] = Int64GetDatum(w->order_id);
+		values[1] = w->products;
+		values[2] = w->quantities;
+		values[3] = w->prices;
+		nulls[3] = w->prices_null ? 'n' : ' ';
+		values[4] = w->deal_lines;
+		nulls[4] = w->deal_lines_null ? 'n' : ' ';
+		i = 5;
+	}
+	else
+	{
+		values[0] = MakeArray(ids, NULL, size, INT8OID);
+		i = 1;
+	}
+	values[i++] = MakeArray(r, NULL, size, NUMERICOID);
+	values[i++] = MakeArray(p, NULL, size, NUMERICOID);
+	values[i++] = MakeArray(s, NULL, size, NUMERICOID);
+	values[i++] = MakeArray(exc, exc_null, size, TEXTOID);
+	values[i++] = MakeArray(state, exc_null, size, TEXTOID);
+	values[i++] = MakeArray(days, days_null, size, INT4OID);
+	values[i++] = MakeArray(res_key, NULL, reservations->n, INT8OID);
+	values[i++] = MakeArray(res_lot, NULL, reservations->n, INT8OID);
+	values[i++] = MakeArray(res_qty, NULL, reservations->n, NUMERICOID);
+	values[i++] = Int32GetDatum(w->warehouse);
+
+	if (w->new_lines)
+		q = expect_p + expect_s > 0 ? Q_WRITE_NEW : Q_WRITE_NEW_STOCK;
+	else
+		q = expect_p + expect_s > 0 ? Q_WRITE_OPEN : Q_WRITE_OPEN_STOCK;
+	if (Run(q, values, nulls, false) != 1 ||
+		DatumGetInt64(Col(0, 1, &isnull)) != size ||
+		DatumGetInt64(Col(0, 2, &isnull)) > reservations->n ||
+		DatumGetInt64(Col(0, 3, &isnull)) != expect_p)
+		elog(ERROR, "the split of order %lld was not written as computed", (long long) w->order_id);
+	if (DatumGetInt64(Col(0, 4, &isnull)) != expect_s)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no supplier is configured for a product of order %lld", (long long) w->order_id)));
+}
+
+/*
+ * The fast path (see the head of this file).  lines are in product order.
+ * Returns the number of lines left with an exception, or -1 when nothing
+ * was done and the order must take the careful path (SplitLines).
+ */
+static int
+FastSplit(FastLine *lines, int n, const OrderWrite *w)
+{
+	ProductGroup *groups = palloc(sizeof(ProductGroup) * (n > 0 ? n : 1));
+	int			ngroups = 0;
+	int			exceptions = 0;
+	volatile bool done = false;
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	int			i;
+
+	if (!fast_split)
+		return -1;
+
+	/* lines of a product that is inactive or blocked: an exception, nothing to undo */
+	for (i = 0; i < n; i++)
+	{
+		FastLine   *l = &lines[i];
+
+		if (!l->exists || (i > 0 && lines[i - 1].product_id > l->product_id))
+			elog(ERROR, "order lines to split are not existing products in product order");
+		if (!l->active)
+			l->exception = psprintf("product %s is not active", l->sku);
+		else if (l->blocked != NULL)
+			l->exception = psprintf("product %s is blocked for sale: %s", l->sku, l->blocked);
+		if (l->exception != NULL)
+			continue;
+		if (ngroups > 0 && groups[ngroups - 1].product_id == l->product_id)
+		{
+			groups[ngroups - 1].count++;
+			groups[ngroups - 1].need = NumericAdd(groups[ngroups - 1].need, l->need);
+		}
+		else
+		{
+			groups[ngroups].first = i;
+			groups[ngroups].count = 1;
+			groups[ngroups].product_id = l->product_id;
+			groups[ngroups].need = l->need;
+			groups[ngroups].min_days = l->min_days;
+			ngroups++;
+		}
+	}
+	for (i = 0; i < ngroups; i++)
+	{
+		FastLine   *l = &lines[groups[i].first];
+
+		groups[i].predicted_short = l->has_first_free && NumericGreater(groups[i].need, l->first_free);
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		TakenList	taken = {NULL, 0, 0};
+		TakenList	reservations = {NULL, 0, 0};
+
+		if (AllocateGroups(groups, ngroups, w->warehouse, &taken) &&
+			Distribute(lines, n, groups, ngroups, &taken, &reservations))
+		{
+			WriteSplit(lines, n, &reservations, w);
+			ReleaseCurrentSubTransaction();
+			done = true;
+		}
+		else
+		{
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(DEBUG1,
+					(errmsg_internal("crm: an order is split line by line: a line needs another lot or a supplier"),
+					 errdetail_internal("Customer order %lld.", (long long) w->order_id)));
+		}
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (!LineError(edata->sqlerrcode))
+			ReThrowError(edata);
+		/* about one of the lines: the careful path finds which */
+		ereport(DEBUG1,
+				(errmsg_internal("crm: an order is split line by line after an error: %s", edata->message),
+				 errdetail_internal("Customer order %lld.", (long long) w->order_id)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	if (!done)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (lines[i].exception != NULL)
+			exceptions++;
+	return exceptions;
+}
+
 /* Validates the line arrays of an order; returns the number of lines. */
 static int
 CheckLines(ArrayType *products, ArrayType *quantities, ArrayType *prices)
@@ -603,18 +1248,60 @@ PlaceOrder(int64 customer, int32 warehouse, Datum products, Datum quantities,
 	bool		isnull;
 	int64		order_id;
 	uint64		n;
+	FastLine   *info;
+	FastLine   *bad = NULL;
+	OrderWrite	w;
 	SplitLine  *lines;
+	uint64		i;
 
+	/* the order, and what decides the split of its lines */
 	values[0] = Int64GetDatum(customer);
 	values[1] = Int32GetDatum(warehouse);
 	values[2] = deal;
 	nulls[2] = deal_null ? 'n' : ' ';
 	values[3] = note;
 	nulls[3] = note_null ? 'n' : ' ';
-	if (Run(Q_INSERT_ORDER, values, nulls, false) != 1)
+	values[4] = products;
+	values[5] = quantities;
+	n = Run(Q_NEW_ORDER_INFO, values, nulls, false);
+	if (n == 0)
 		ReportBadWarehouse(warehouse);
-	order_id = DatumGetInt64(Col(0, 1, &isnull));
+	if (n != (uint64) nlines)
+		elog(ERROR, "order lines read: %llu of %d", (unsigned long long) n, nlines);
+	order_id = DatumGetInt64(Col(0, 12, &isnull));
+	info = ReadInfo(n);
 
+	/*
+	 * A product that does not exist, or (a direct order) is not active: the
+	 * order is refused (the first such line says why).  An agreed deal's
+	 * line whose product was deactivated since gets an exception.
+	 */
+	for (i = 0; i < n; i++)
+		if ((!info[i].exists || (!info[i].active && deal_null)) && (bad == NULL || info[i].key < bad->key))
+			bad = &info[i];
+	if (bad != NULL && !bad->exists)
+		ereport(ERROR, (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						errmsg("product %lld of line %d does not exist", (long long) bad->product_id,
+							   (int) bad->key)));
+	if (bad != NULL)
+		ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						errmsg("product %s of line %d is not active", bad->sku, (int) bad->key),
+						errdetail("Inactive products cannot be ordered.")));
+
+	w.new_lines = true;
+	w.order_id = order_id;
+	w.warehouse = warehouse;
+	w.nlines = nlines;
+	w.products = products;
+	w.quantities = quantities;
+	w.prices = prices;
+	w.prices_null = prices_null;
+	w.deal_lines = deal_lines;
+	w.deal_lines_null = deal_lines_null;
+	if (FastSplit(info, (int) n, &w) >= 0)
+		return order_id;
+
+	/* the careful path: the lines first, then each split in its own subtransaction */
 	values[0] = Int64GetDatum(order_id);
 	values[1] = products;
 	values[2] = quantities;
@@ -623,7 +1310,6 @@ PlaceOrder(int64 customer, int32 warehouse, Datum products, Datum quantities,
 	values[4] = deal_lines;
 	nulls[4] = deal_lines_null ? 'n' : ' ';
 	values[5] = Int64GetDatum(customer);
-	/* an agreed deal's line whose product was deactivated since gets an exception */
 	values[6] = BoolGetDatum(!deal_null);
 	nulls[2] = nulls[1] = nulls[0] = nulls[5] = ' ';
 	n = Run(Q_INSERT_LINES, values, nulls, false);
@@ -787,7 +1473,7 @@ split_order(PG_FUNCTION_ARGS)
 {
 	int64		order_id = PG_GETARG_INT64(0);
 	Identity	saved;
-	Datum		values[2];
+	Datum		values[3];
 	bool		isnull;
 	char	   *status;
 	int32		warehouse;
@@ -814,9 +1500,26 @@ split_order(PG_FUNCTION_ARGS)
 						errmsg("customer order %lld is %s", (long long) order_id, status),
 						errdetail("Only open orders are split.")));
 	values[1] = Int64GetDatum(customer);
-	n = Run(Q_LINES, values, NULL, false);
-	lines = ReadLines(n);
-	exceptions = SplitLines(lines, n, warehouse);
+	values[2] = Int32GetDatum(warehouse);
+	n = Run(Q_OPEN_LINES_INFO, values, NULL, false);
+	exceptions = 0;
+	if (n > 0)
+	{
+		OrderWrite	w;
+
+		memset(&w, 0, sizeof(w));
+		w.new_lines = false;
+		w.order_id = order_id;
+		w.warehouse = warehouse;
+		exceptions = FastSplit(ReadInfo(n), (int) n, &w);
+	}
+	if (exceptions < 0)
+	{
+		/* the careful path: each line in its own subtransaction */
+		n = Run(Q_LINES, values, NULL, false);
+		lines = ReadLines(n);
+		exceptions = SplitLines(lines, n, warehouse);
+	}
 	RestoreIdentity(&saved);
 	SPI_finish();
 	PG_RETURN_INT32(exceptions);
