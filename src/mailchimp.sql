@@ -88,6 +88,8 @@ REVOKE ALL ON FUNCTION crm.mailchimp_enqueue(text) FROM PUBLIC;
 CREATE FUNCTION crm.mailchimp_queue_point() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  -- pg_restore loads crm.outbox as it was dumped: queue nothing twice
+  IF crm.restoring() THEN RETURN NULL; END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.kind = 'email' THEN
     PERFORM crm.mailchimp_enqueue(OLD.normalized);
   END IF;
@@ -104,6 +106,8 @@ CREATE TRIGGER mailchimp_queue AFTER INSERT OR DELETE OR UPDATE OF kind, value, 
 CREATE FUNCTION crm.mailchimp_queue_contact() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  -- pg_restore loads crm.outbox as it was dumped: queue nothing twice
+  IF crm.restoring() THEN RETURN NULL; END IF;
   PERFORM crm.mailchimp_enqueue(cp.normalized)
      FROM crm.contact_point cp WHERE cp.contact_id = NEW.id AND cp.kind = 'email';
   RETURN NULL;
@@ -118,6 +122,8 @@ CREATE TRIGGER mailchimp_queue AFTER UPDATE OF mailing_consent, full_name ON crm
 CREATE FUNCTION crm.mailchimp_queue_counterparty() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  -- pg_restore loads crm.outbox as it was dumped: queue nothing twice
+  IF crm.restoring() THEN RETURN NULL; END IF;
   PERFORM crm.mailchimp_enqueue(cp.normalized)
      FROM crm.contact_point cp WHERE cp.counterparty_id = NEW.id AND cp.kind = 'email';
   RETURN NULL;
