@@ -1075,6 +1075,7 @@ typedef enum DirectCol
 	DC_EMPLOYEE_ACTIVE,
 	DC_SETTINGS_SKEW,
 	DC_SETTINGS_MAX_BYTES,
+	DC_EMPLOYEE_ROLE,
 	DC_NCOL
 } DirectCol;
 
@@ -1092,6 +1093,7 @@ static const struct
 	[DC_EMPLOYEE_ACTIVE] = {D_EMPLOYEE, "active", BOOLOID},
 	[DC_SETTINGS_SKEW] = {D_SETTINGS, "max_clock_skew", INTERVALOID},
 	[DC_SETTINGS_MAX_BYTES] = {D_SETTINGS, "max_message_bytes", INT4OID},
+	[DC_EMPLOYEE_ROLE] = {D_EMPLOYEE, "role_name", NAMEOID},
 };
 
 static struct
@@ -1369,6 +1371,29 @@ direct_max_message_bytes(Snapshot snap)
 	if (direct_fetch(DI_SETTINGS, BoolGetDatum(true), snap, 1, col, v, nl) && !nl[0])
 		return DatumGetInt32(v[0]);
 	return 52428800;
+}
+
+/*
+ * For crm.notification_announce: the role of an employee, as
+ * "SELECT e.role_name FROM crm.employee e WHERE e.id = $1" would read it in
+ * a new statement.  False when it cannot be read directly (see direct_begin);
+ * else *role is the role name, or NULL when there is no such employee.
+ */
+bool
+IntakeEmployeeRole(int32 employee, char **role)
+{
+	static const DirectCol col[] = {DC_EMPLOYEE_ROLE};
+	Snapshot	snap;
+	Datum		v[1];
+	bool		nl[1];
+
+	if (!direct_begin(&snap))
+		return false;
+	*role = NULL;
+	if (direct_fetch(DI_EMPLOYEE, Int32GetDatum(employee), snap, 1, col, v, nl) && !nl[0])
+		*role = pstrdup(NameStr(*DatumGetName(v[0])));
+	UnregisterSnapshot(snap);
+	return true;
 }
 
 /* what P_CALL_KNOWN's lookup returns, read directly (see direct_begin) */
