@@ -8,6 +8,13 @@
  *	  crm._intake_request(...)    the core for JivoSite events and call notes
  *	  intake_as_caller            the shim of the people's functions (triage,
  *	                              assignment, qualification, call notes)
+ *	  crm.interaction_row_valid(...), crm.inquiry_row_valid(...)
+ *	                              the CHECK rules of crm.interaction and
+ *	                              crm.inquiry (see below why in C)
+ *	  crm.notification_announce() task.sql's AFTER INSERT trigger on
+ *	                              crm.notification (pg_notify on channel crm),
+ *	                              in C because every request that tells
+ *	                              someone fires it (test/bench/bench_intake.sh)
  *
  * Validation comes first and changes nothing; then the dedup key is locked
  * and looked up; then intake_match.c matches and records.
@@ -18,6 +25,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
@@ -43,6 +52,9 @@ PG_FUNCTION_INFO_V1(ingest_email);
 PG_FUNCTION_INFO_V1(parse_email);
 PG_FUNCTION_INFO_V1(intake_request);
 PG_FUNCTION_INFO_V1(intake_as_caller);
+PG_FUNCTION_INFO_V1(notification_announce);
+PG_FUNCTION_INFO_V1(interaction_row_valid);
+PG_FUNCTION_INFO_V1(inquiry_row_valid);
 
 #define MAX_TEXT_ARG 200		/* linkedid, numbers, disposition ... */
 
@@ -1073,4 +1085,293 @@ intake_as_caller(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/* ---- crm.notification_announce ---------------------------------------------- */
+
+/*
+ * The AFTER INSERT ... FOR EACH ROW trigger of crm.notification (task.sql):
+ * announces the new row on LISTEN channel "crm" with the payload
+ *
+ *	  {"notification" : <id>, "recipient" : "<role>", "kind" : "<kind>"}
+ *
+ * exactly as the PL/pgSQL version of 1.0 did (json_build_object's layout;
+ * "recipient" is null when the recipient's row cannot be read).  The
+ * recipient's role is read as the caller (the trigger is not SECURITY
+ * DEFINER: row-level security and privileges apply as before): with a saved
+ * plan, or for a superuser -- whom neither applies to; the intake's functions
+ * run as one -- straight from the index (IntakeEmployeeRole).
+ * NOTIFY itself delivers at commit and never on rollback.
+ */
+static IntakePlanPtr announce_plan;
+
+static int
+announce_attnum(TupleDesc desc, const char *name, Oid type)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+		{
+			if (a->atttypid != type)
+				break;
+			return i + 1;
+		}
+	}
+	elog(ERROR, "crm.notification_announce: the table has no column %s of type %u", name, type);
+	return 0;					/* not reached */
+}
+
+Datum
+notification_announce(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	Datum		id,
+				recipient,
+				kind;
+	bool		id_null,
+				recipient_null,
+				kind_null;
+	char	   *role = NULL;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	StringInfoData js;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.notification_announce() must be an AFTER INSERT ... FOR EACH ROW trigger")));
+	desc = RelationGetDescr(trigdata->tg_relation);
+	tuple = trigdata->tg_trigtuple;
+	id = heap_getattr(tuple, announce_attnum(desc, "id", INT8OID), desc, &id_null);
+	recipient = heap_getattr(tuple, announce_attnum(desc, "recipient_id", INT4OID), desc, &recipient_null);
+	kind = heap_getattr(tuple, announce_attnum(desc, "kind", TEXTOID), desc, &kind_null);
+
+	/* through the index (as a superuser), else with SQL */
+	if (!recipient_null && !IntakeEmployeeRole(DatumGetInt32(recipient), &role))
+	{
+		static const Oid types[1] = {INT4OID};
+		Datum		v[1] = {recipient};
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "crm.notification_announce: SPI_connect failed");
+		/* not read-only: a new snapshot, as the PL/pgSQL version took */
+		IntakeExec(IntakeSavedPlan(&announce_plan,
+								   "SELECT e.role_name FROM crm.employee e WHERE e.id = $1", 1, types),
+				   v, NULL, false, 1);
+		if (SPI_processed > 0)
+		{
+			char	   *r = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			/* into the trigger's memory: SPI_finish frees SPI's */
+			if (r != NULL)
+				role = MemoryContextStrdup(caller_cxt, r);
+		}
+		SPI_finish();
+	}
+
+	/* the layout of json_build_object('notification', ..., 'recipient', ..., 'kind', ...) */
+	initStringInfo(&js);
+	appendStringInfoString(&js, "{\"notification\" : ");
+	if (id_null)
+		appendStringInfoString(&js, "null");
+	else
+		appendStringInfo(&js, INT64_FORMAT, DatumGetInt64(id));
+	appendStringInfoString(&js, ", \"recipient\" : ");
+	if (role == NULL)
+		appendStringInfoString(&js, "null");
+	else
+		escape_json(&js, role);
+	appendStringInfoString(&js, ", \"kind\" : ");
+	if (kind_null)
+		appendStringInfoString(&js, "null");
+	else
+		escape_json(&js, TextDatumGetCString(kind));
+	appendStringInfoChar(&js, '}');
+
+	/* as pg_catalog.pg_notify('crm', payload) */
+	PreventCommandDuringRecovery("NOTIFY");
+	Async_Notify("crm", js.data);
+	if (role != NULL)
+		pfree(role);
+	pfree(js.data);
+	return PointerGetDatum(NULL);
+}
+
+/* ---- the CHECK rules of crm.interaction and crm.inquiry ------------------------ */
+
+/*
+ * PostgreSQL 15 reads a table's CHECK constraints from their stored node
+ * trees and plans them again for every INSERT or UPDATE statement
+ * (ExecRelCheck: stringToNode + ExecPrepareExpr), at a cost that grows with
+ * the size of the expression: the rules of crm.interaction (2.9 kB as a node
+ * tree) and crm.inquiry (6.4 kB) cost more than the rest of writing the row.
+ * So each table's rule is one call of these functions (a few hundred bytes
+ * to read), which evaluate exactly the SQL expression they replace, with its
+ * three-valued logic: false when one conjunct is false, else NULL when one
+ * is NULL (a CHECK lets NULL pass), else true.  The SQL each replaces is in
+ * its comment in intake.sql.
+ */
+typedef enum Tri
+{
+	TRI_TRUE,
+	TRI_NULL,
+	TRI_FALSE
+} Tri;
+
+#define TRI_AND(acc, t) ((acc) = ((t) > (acc) ? (t) : (acc)))
+#define TRI_OR(a, b) ((a) == TRI_TRUE || (b) == TRI_TRUE ? TRI_TRUE : \
+					  (a) == TRI_NULL || (b) == TRI_NULL ? TRI_NULL : TRI_FALSE)
+#define TRI_NOT(a) ((a) == TRI_NULL ? TRI_NULL : (a) == TRI_TRUE ? TRI_FALSE : TRI_TRUE)
+#define TRI_BOOL(b) ((b) ? TRI_TRUE : TRI_FALSE)
+
+/* pg_catalog.btrim(arg) <> '' (btrim removes spaces only) */
+static Tri
+tri_not_blank(FunctionCallInfo fcinfo, int n)
+{
+	text	   *t;
+	const char *p;
+	int			len,
+				i;
+
+	if (PG_ARGISNULL(n))
+		return TRI_NULL;
+	t = PG_GETARG_TEXT_PP(n);
+	p = VARDATA_ANY(t);
+	len = VARSIZE_ANY_EXHDR(t);
+	for (i = 0; i < len; i++)
+		if (p[i] != ' ')
+			return TRI_TRUE;
+	return TRI_FALSE;
+}
+
+/* arg a >= arg b for two int4 or two timestamptz (both int64-comparable) */
+static Tri
+tri_ge_int4(FunctionCallInfo fcinfo, int a, int b)
+{
+	if (PG_ARGISNULL(a) || PG_ARGISNULL(b))
+		return TRI_NULL;
+	return TRI_BOOL(PG_GETARG_INT32(a) >= PG_GETARG_INT32(b));
+}
+
+static Tri
+tri_ge_tstz(FunctionCallInfo fcinfo, int a, int b)
+{
+	if (PG_ARGISNULL(a) || PG_ARGISNULL(b))
+		return TRI_NULL;
+	return TRI_BOOL(timestamp_cmp_internal(PG_GETARG_TIMESTAMPTZ(a), PG_GETARG_TIMESTAMPTZ(b)) >= 0);
+}
+
+static Tri
+tri_nonnegative(FunctionCallInfo fcinfo, int a)
+{
+	if (PG_ARGISNULL(a))
+		return TRI_NULL;
+	return TRI_BOOL(PG_GETARG_INT32(a) >= 0);
+}
+
+static Datum
+tri_result(FunctionCallInfo fcinfo, Tri t)
+{
+	if (t == TRI_NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(t == TRI_TRUE);
+}
+
+/*
+ * crm.interaction_row_valid(source, duration, billsec, occurred_at,
+ * answered_at, ended_at) =
+ *	 btrim(source) <> '' AND duration >= 0 AND billsec >= 0
+ *	 AND billsec <= duration AND answered_at >= occurred_at
+ *	 AND ended_at >= occurred_at AND ended_at >= answered_at
+ */
+Datum
+interaction_row_valid(PG_FUNCTION_ARGS)
+{
+	Tri			r = TRI_TRUE;
+
+	TRI_AND(r, tri_not_blank(fcinfo, 0));
+	TRI_AND(r, tri_nonnegative(fcinfo, 1));
+	TRI_AND(r, tri_nonnegative(fcinfo, 2));
+	TRI_AND(r, tri_ge_int4(fcinfo, 1, 2));
+	TRI_AND(r, tri_ge_tstz(fcinfo, 4, 3));
+	TRI_AND(r, tri_ge_tstz(fcinfo, 5, 3));
+	TRI_AND(r, tri_ge_tstz(fcinfo, 5, 4));
+	return tri_result(fcinfo, r);
+}
+
+/* text arg = one of the given words; NULL for NULL */
+static Tri
+tri_text_in(FunctionCallInfo fcinfo, int n, const char *const *words)
+{
+	text	   *t;
+	int			len;
+
+	if (PG_ARGISNULL(n))
+		return TRI_NULL;
+	t = PG_GETARG_TEXT_PP(n);
+	len = VARSIZE_ANY_EXHDR(t);
+	for (; *words; words++)
+		if ((int) strlen(*words) == len && memcmp(VARDATA_ANY(t), *words, len) == 0)
+			return TRI_TRUE;
+	return TRI_FALSE;
+}
+
+/*
+ * crm.inquiry_row_valid(source, status, close_reason, department_id,
+ * responsible_id, genuine, conflict, conflict_counterparty_ids) =
+ *	 btrim(source) <> ''
+ *	 AND status IN ('new', 'triaged', 'assigned', 'qualified', 'closed')
+ *	 AND (status <> 'closed' OR btrim(close_reason) <> '')
+ *	 AND (status NOT IN ('triaged', 'assigned', 'qualified') OR department_id IS NOT NULL)
+ *	 AND (status NOT IN ('assigned', 'qualified') OR responsible_id IS NOT NULL)
+ *	 AND ((status = 'qualified') = (genuine IS TRUE))
+ *	 AND (NOT conflict OR cardinality(conflict_counterparty_ids) >= 2)
+ */
+Datum
+inquiry_row_valid(PG_FUNCTION_ARGS)
+{
+	static const char *const all[] = {"new", "triaged", "assigned", "qualified", "closed", NULL};
+	static const char *const closed[] = {"closed", NULL};
+	static const char *const has_department[] = {"triaged", "assigned", "qualified", NULL};
+	static const char *const has_responsible[] = {"assigned", "qualified", NULL};
+	static const char *const qualified[] = {"qualified", NULL};
+	Tri			r = TRI_TRUE;
+	Tri			genuine,
+				conflict_ok;
+
+	TRI_AND(r, tri_not_blank(fcinfo, 0));
+	TRI_AND(r, tri_text_in(fcinfo, 1, all));
+	TRI_AND(r, TRI_OR(TRI_NOT(tri_text_in(fcinfo, 1, closed)), tri_not_blank(fcinfo, 2)));
+	TRI_AND(r, TRI_OR(TRI_NOT(tri_text_in(fcinfo, 1, has_department)), TRI_BOOL(!PG_ARGISNULL(3))));
+	TRI_AND(r, TRI_OR(TRI_NOT(tri_text_in(fcinfo, 1, has_responsible)), TRI_BOOL(!PG_ARGISNULL(4))));
+	/* (status = 'qualified') = (genuine IS TRUE): NULL when status is */
+	genuine = TRI_BOOL(!PG_ARGISNULL(5) && PG_GETARG_BOOL(5));
+	{
+		Tri			q = tri_text_in(fcinfo, 1, qualified);
+
+		TRI_AND(r, q == TRI_NULL ? TRI_NULL : TRI_BOOL(q == genuine));
+	}
+	/* NOT conflict OR cardinality(ids) >= 2 */
+	if (PG_ARGISNULL(6))
+		conflict_ok = TRI_OR(TRI_NULL, PG_ARGISNULL(7) ? TRI_NULL :
+							 TRI_BOOL(ArrayGetNItems(ARR_NDIM(PG_GETARG_ARRAYTYPE_P(7)),
+													 ARR_DIMS(PG_GETARG_ARRAYTYPE_P(7))) >= 2));
+	else if (!PG_GETARG_BOOL(6))
+		conflict_ok = TRI_TRUE;
+	else if (PG_ARGISNULL(7))
+		conflict_ok = TRI_NULL;
+	else
+	{
+		ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(7);
+
+		conflict_ok = TRI_BOOL(ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids)) >= 2);
+	}
+	TRI_AND(r, conflict_ok);
+	return tri_result(fcinfo, r);
 }

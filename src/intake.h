@@ -90,6 +90,7 @@ extern int64 IntakeProcess(IntakeRequest *r, IntakeOutcome *outcome);
 extern int64 IntakeCallIn(IntakeRequest *r, bool *existed, IntakeOutcome *outcome);
 extern void IntakeCheckFuture(TimestampTz ts, const char *what);
 extern int32 IntakeMaxMessageBytes(void);
+extern bool IntakeEmployeeRole(int32 employee, char **role);
 
 /* lock spaces (the first key of the advisory lock tag) */
 #define INTAKE_LOCK_DEDUP	0x43524D44	/* 'CRMD': one call / message / event */

@@ -841,15 +841,17 @@ is_stop_line(const unsigned char *s, size_t ls, size_t le)
 		};
 		int			k;
 
-		for (k = 0; contains[k] != NULL; k++)
-		{
-			size_t		cl = strlen(contains[k]);
-			size_t		p;
+		/* a separator line ("-----Original Message-----", "> ...") names them */
+		if (f[0] == '-' || f[0] == '_' || f[0] == '=' || f[0] == '>')
+			for (k = 0; contains[k] != NULL; k++)
+			{
+				size_t		cl = strlen(contains[k]);
+				size_t		p;
 
-			for (p = 0; p + cl <= n; p++)
-				if (memcmp(f + p, contains[k], cl) == 0 && (f[0] == '-' || f[0] == '_' || f[0] == '=' || f[0] == '>'))
-					return 1;
-		}
+				for (p = 0; p + cl <= n; p++)
+					if (memcmp(f + p, contains[k], cl) == 0)
+						return 1;
+			}
 		for (k = 0; ends[k] != NULL; k++)
 		{
 			size_t		el = strlen(ends[k]);

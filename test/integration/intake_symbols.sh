@@ -23,7 +23,9 @@ defined() { nm -D --defined-only "$1" | awk '{print $3}' | sed 's/@.*//' |
 undefined() { nm -D --undefined-only "$1" | awk '{print $2}' | sed 's/@.*//' | sort -u; }
 
 # the check catches what it must: jansson defines json_object, as postgres does
-jansson=$(ldconfig -p | awk '/libjansson\.so\.4 /{print $NF; exit}')
+# (awk reads to the end: leaving early would kill ldconfig with SIGPIPE, and
+# pipefail would end this script without a word)
+jansson=$(ldconfig -p | awk '/libjansson\.so\.4 / && !found {print $NF; found = 1}')
 if [ -n "$jansson" ]; then
   clash=$(comm -12 "$work/postgres.syms" <(defined "$jansson"))
   [ "$clash" = "json_object" ] || { echo "the check did not find jansson's known clash (got: $clash)"; exit 1; }
