@@ -48,8 +48,8 @@ SQL_RELEASED = src/crm.sql \
               src/org.sql \
               src/party.sql \
               src/catalog.sql \
-              src/task.sql
-SQL_NEW     = src/job.sql \
+              src/task.sql \
+              src/job.sql \
               src/intake.sql \
               src/deal.sql \
               src/document.sql \
@@ -68,11 +68,12 @@ SQL_NEW     = src/job.sql \
               src/migration_settlement.sql \
               src/odbc.sql \
               src/migration_stock.sql
+SQL_NEW     =
 SQL_SOURCES = $(SQL_RELEASED) $(SQL_NEW)
 
 # The last released version, frozen as src/upgrade/crm--$(PREVVERSION).sql, and
 # the hand-written changes to its objects, src/upgrade/$(PREVVERSION)--$(EXTVERSION).sql.
-PREVVERSION = 1.0
+PREVVERSION = 1.1
 
 DATA        = $(wildcard src/upgrade/crm--*.sql)
 DATA_built  = crm--$(EXTVERSION).sql
@@ -83,6 +84,8 @@ EXTRA_CLEAN = $(DATA_built)
 
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
+# the version, for the User-Agent crm sends (src/http.c)
+PG_CPPFLAGS += -DCRM_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter
 # libcurl dynamically; jansson statically with its symbols hidden, because the
 # server exports json_object() too (see README, "Building").

@@ -453,7 +453,7 @@ HttpPerform(const CrmHttpRequest *req, CrmHttpResponse *resp)
 	CURL_SETOPT(http_handle, CURLOPT_HEADERDATA, &sink);
 	CURL_SETOPT(http_handle, CURLOPT_NOPROGRESS, 0L);
 	CURL_SETOPT(http_handle, CURLOPT_XFERINFOFUNCTION, Interrupted);
-	CURL_SETOPT(http_handle, CURLOPT_USERAGENT, "crm/1.1 (PostgreSQL extension)");
+	CURL_SETOPT(http_handle, CURLOPT_USERAGENT, "crm/" CRM_VERSION " (PostgreSQL extension)");
 	CURL_SETOPT(http_handle, CURLOPT_HTTPHEADER, headers);
 	CURL_SETOPT(http_handle, CURLOPT_ACCEPT_ENCODING, "");
 	if (req->ca_file)
