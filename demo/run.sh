@@ -61,6 +61,10 @@ fi
 # the demo data, one file per concern; each file loads itself only once
 # (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP)
 export CRM_DEMO_TOP=$top
+# the files the demo writes (print forms, exports) go to /tmp/crm-demo,
+# written by psql running as postgres
+install -d -o postgres -g postgres /tmp/crm-demo
+chown -R postgres:postgres /tmp/crm-demo
 for f in "$top"/demo/[0-9]*.sql; do
   psql_db -f "$f"
 done
