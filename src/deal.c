@@ -38,6 +38,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -287,18 +288,24 @@ typedef struct StageChecks
 } StageChecks;
 
 static StageChecks checks;
+/* bumped by every invalidation of the checks (see LoadChecks) */
+static uint64 checks_generation = 0;
 
 static void
 ChecksRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == checks.relid)
+	{
 		checks.valid = false;
+		checks_generation++;
+	}
 }
 
 static void
 ChecksSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	checks.valid = false;
+	checks_generation++;
 }
 
 /* called within SPI, as the owner */
@@ -308,6 +315,7 @@ LoadChecks(void)
 	static bool registered = false;
 	int			rc;
 	uint64		n;
+	uint64		gen;
 
 	if (!registered)
 	{
@@ -322,8 +330,15 @@ LoadChecks(void)
 	memset(checks.n, 0, sizeof checks.n);
 	memset(checks.fns, 0, sizeof checks.fns);
 	checks.relid = get_relname_relid("deal_stage_check", get_namespace_oid("crm", false));
-	/* valid from now on; an invalidation that arrives while we read clears it */
-	checks.valid = true;
+	/*
+	 * Valid only once the whole list is read: an error or a cancel while
+	 * reading leaves it invalid (read again by the next call), never a
+	 * partial list that would let a deal skip a check.  An invalidation that
+	 * arrives while we read bumps the generation: the list read is used for
+	 * this call and read again by the next one.
+	 */
+	checks.valid = false;
+	gen = checks_generation;
 
 	rc = SPI_execute("SELECT to_stage, check_fn::oid FROM crm.deal_stage_check "
 					 "ORDER BY builtin DESC, check_fn::text", true, 0);
@@ -344,6 +359,7 @@ LoadChecks(void)
 		fmgr_info_cxt(fn, &checks.fns[st][checks.n[st]], checks.cxt);
 		checks.n[st]++;
 	}
+	checks.valid = (gen == checks_generation);
 }
 
 /*
@@ -394,7 +410,9 @@ deal_stage_check_changed(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "deal_stage_check_changed must be a trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("deal_stage_check_changed must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
@@ -627,11 +645,14 @@ deal_transition(PG_FUNCTION_ARGS)
 	Oid			owner,
 				save_userid;
 	int			save_sec;
+	int			guc_nest;
 	MemoryContext upper = CurrentMemoryContext;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-		elog(ERROR, "deal_transition must be a BEFORE UPDATE FOR EACH ROW trigger");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("deal_transition must be called as a BEFORE UPDATE FOR EACH ROW trigger")));
 
 	desc = td->tg_relation->rd_att;
 	oldtup = td->tg_trigtuple;
@@ -734,6 +755,15 @@ deal_transition(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_connect failed");
 		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		/*
+		 * As the owner, with search_path pinned as a SECURITY DEFINER
+		 * function's SET clause would pin it: nothing in the statements below
+		 * or in a registered check resolves through the caller's path.  An
+		 * error ends the (sub)transaction, which restores the setting.
+		 */
+		guc_nest = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 
 		if (stage_changed)
 		{
@@ -771,6 +801,7 @@ deal_transition(PG_FUNCTION_ARGS)
 			Reassign(id, old_mgr, new_mgr);
 		}
 
+		AtEOXact_GUC(true, guc_nest);
 		SetUserIdAndSecContext(save_userid, save_sec);
 		SPI_finish();
 	}
