@@ -133,8 +133,14 @@ LoadForm(int64 deal, const char *kind, Datum document, bool document_null,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("SELECT * FROM crm.print_header($1, $2, $3)", 3, types, values, nulls, true, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "crm.print_header returned no row");
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the print header failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("deal " INT64_FORMAT " cannot be printed: its counterparty, contact or manager is not visible",
+						deal),
+				 errdetail("The print form names the client, its contact and the manager; one of them cannot be read.")));
 	desc = SPI_tuptable->tupdesc;
 	hdr->n = desc->natts;
 	hdr->keys = MemoryContextAlloc(upper, sizeof(char *) * hdr->n);

@@ -357,7 +357,8 @@ crm_mail_poll(PG_FUNCTION_ARGS)
 				CrmRunCount(&run, "after_ingest_failed", 1);
 				ereport(WARNING,
 						(errmsg("the IMAP server refused to %s message %s", strcmp(after, "seen") == 0 ? "mark" : "move", key),
-						 errdetail("%s %s", PeerText(reply->status), PeerText(reply->text))));
+						 errdetail("%s", Redact(psprintf("%s %s", PeerText(reply->status), PeerText(reply->text)),
+												run.secrets))));
 			}
 			MemoryContextSwitchTo(old);
 		}

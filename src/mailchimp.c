@@ -128,7 +128,7 @@ GuardedExtra(void *arg)
 	uint64		i;
 
 	values[0] = CStringGetTextDatum(a->extra);
-	CrmSpiExec("SELECT e ->> 'email', e ->> 'hash', (e -> 'body')::text FROM jsonb_array_elements($1::jsonb) e",
+	CrmSpiExec("SELECT e ->> 'email', e ->> 'hash', (e -> 'body')::text FROM pg_catalog.jsonb_array_elements($1::jsonb) e",
 			   1, types, values, NULL, SPI_OK_SELECT);
 	a->n = (int) SPI_processed;
 	a->email = palloc(sizeof(char *) * Max(a->n, 1));

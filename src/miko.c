@@ -333,7 +333,7 @@ HandFast(HandArgs *h, int from, int to, int64 *counts)
 		values[0] = TextArrayOf(ids, ncalls);
 		values[1] = PointerGetDatum(construct_array(nlegs, ncalls, INT4OID, 4, true, TYPALIGN_INT));
 		values[2] = PointerGetDatum(construct_array(lasts, ncalls, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		CrmSpiExec("SELECT u.n FROM unnest($1, $2, $3) WITH ORDINALITY u(l, legs, last, n)"
+		CrmSpiExec("SELECT u.n FROM pg_catalog.unnest($1, $2, $3) WITH ORDINALITY u(l, legs, last, n)"
 				   " JOIN crm.miko_call_seen s ON s.linkedid = u.l AND s.legs = u.legs AND s.last_leg_id = u.last",
 				   3, types, values, NULL, SPI_OK_SELECT);
 		for (k = 0; k < SPI_processed; k++)
@@ -570,7 +570,7 @@ crm_miko_poll(PG_FUNCTION_ARGS)
 		values[1] = Int32GetDatum(CrmRunSettingInt(&run, "overlap_minutes"));
 		values[2] = Int32GetDatum(CrmRunSettingInt(&run, "initial_days"));
 		values[3] = CStringGetTextDatum(CrmRunSetting(&run, "timezone") ? CrmRunSetting(&run, "timezone") : "");
-		CrmSpiExec("WITH z AS (SELECT COALESCE(NULLIF($4, ''), current_setting('TimeZone')) AS tz) "
+		CrmSpiExec("WITH z AS (SELECT COALESCE(NULLIF($4, ''), pg_catalog.current_setting('TimeZone')) AS tz) "
 				   "SELECT z.tz, crm.miko_date_from($1::jsonb, $2, $3, z.tz) FROM z",
 				   4, types, values, nulls, SPI_OK_SELECT);
 		tz = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
