@@ -59,18 +59,26 @@ fi
 "$top/demo/peers.sh" start || echo "demo: the integration peers did not start; their jobs stay unconfigured" >&2
 
 # the demo data, one file per concern; each file loads itself only once
-# (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP)
-export CRM_DEMO_TOP=$top
+# (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP).
+# psql runs as postgres, which may not read the checkout (a clone in /root
+# is private): the scripts and the 1C files are read from a copy it owns.
+src=/var/lib/crm-demo/src
+rm -rf "$src"
+install -d -o postgres -g postgres /var/lib/crm-demo "$src" "$src/test/fixtures"
+cp -r "$top/demo" "$src/demo"
+cp -r "$top/test/fixtures/1c" "$src/test/fixtures/1c"
+chown -R postgres:postgres "$src"
+export CRM_DEMO_TOP=$src
 # the files the demo writes (print forms, exports) go to /tmp/crm-demo,
 # written by psql running as postgres
 install -d -o postgres -g postgres /tmp/crm-demo
 chown -R postgres:postgres /tmp/crm-demo
-for f in "$top"/demo/[0-9]*.sql; do
+for f in "$src"/demo/[0-9]*.sql; do
   psql_db -f "$f"
 done
 psql_db -c "SELECT crm.schedule_jobs()" >/dev/null 2>&1 || true
 
-psql_db -f "$top/demo/summary.psql"
+psql_db -f "$src/demo/summary.psql"
 cat <<TXT
 
 crm is running: PostgreSQL 15 cluster "$cluster" on port $port, database "$db", pg_cron preloaded.

@@ -61,7 +61,7 @@ if want_suite regress; then
     out="$work/regress"
     mkdir -p "$out"
     "$pgxs_test/regress/pg_regress" --use-existing --dbname=crm_regress \
-      --inputdir="$top" --outputdir="$out" --bindir="$bindir" \
+      --inputdir="$CRM_TEST_SRC" --outputdir="$out" --bindir="$bindir" \
       --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" "${tests[@]}" >"$out/log" 2>&1
     for t in "${tests[@]}"; do
       line=$(grep -E "^(test |     |ok |not ok )?.* ${t} +\.\.\. " "$out/log" | head -1)

@@ -69,7 +69,10 @@ for layout in mailchimp phone; do
       base64 -d >"$work/$layout.$format"
   done
 done
-file "$work/mailchimp.xlsx" "$work/phone.xlsx"
+# an xlsx file is a ZIP archive: it starts with "PK\3\4"
+for f in "$work/mailchimp.xlsx" "$work/phone.xlsx"; do
+  [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' ')" = 504b0304 ] || { echo "$f is not a ZIP archive"; exit 1; }
+done
 
 # LibreOffice reads the workbooks and writes them as UTF-8 CSV (44 = comma,
 # 34 = quote, 76 = UTF-8), with its own profile in the scratch directory

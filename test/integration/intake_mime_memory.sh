@@ -13,7 +13,8 @@ psql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 trap 'psql -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true' EXIT
 psql -d $db -c "CREATE EXTENSION crm"
 
-mail=$top/test/fixtures/mail
+# read by the server: the copy it can read (test/lib/cluster.sh)
+mail=${CRM_TEST_SRC:-$top}/test/fixtures/mail
 out=$(psql -d $db -At <<SQL
 CREATE TEMP TABLE m AS
   SELECT f, pg_read_binary_file('$mail/' || f) AS raw

@@ -26,6 +26,14 @@ cluster_start() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export PGHOST="$work" PGPORT="$port" PGUSER="$pguser" PGDATABASE=postgres
   export CRM_TEST_WORK="$work" CRM_TEST_BINDIR="$bindir" CRM_TEST_TOP="$top"
+  # What the server reads itself (pg_regress scripts and their expected
+  # output, the fixtures read by pg_read_binary_file) is copied where the
+  # server's user can read it: the checkout may be private (a clone in /root).
+  export CRM_TEST_SRC="$work/src"
+  mkdir -p "$CRM_TEST_SRC/test"
+  cp -r "$top/sql" "$top/expected" "$CRM_TEST_SRC/" 2>/dev/null || true
+  cp -r "$top/test/fixtures" "$CRM_TEST_SRC/test/"
+  chmod -R a+rX "$CRM_TEST_SRC"
   echo "== cluster: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on port $port, in $work"
   as_pg "$bindir/initdb" -D "$work/data" -U "$pguser" --auth=trust --encoding=UTF8 \
     --locale=C.UTF-8 >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; return 1; }
