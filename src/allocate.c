@@ -65,7 +65,7 @@ static SPIPlanPtr take_first_plan = NULL;
 static const char *const take_first_sql =
 "WITH pick AS MATERIALIZED ("
 "  SELECT u.i, x.id, x.free, u.need"
-"    FROM pg_catalog.unnest($1::int8[], $2::numeric[], $3::int4[]) WITH ORDINALITY AS u(product, need, min_days, i)"
+"    FROM unnest($1::int8[], $2::numeric[], $3::int4[]) WITH ORDINALITY AS u(product, need, min_days, i)"
 "   CROSS JOIN LATERAL ("
 "     SELECT l.id, l.on_hand - l.reserved AS free"
 "       FROM crm.lot l"

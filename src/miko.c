@@ -333,7 +333,8 @@ HandFast(HandArgs *h, int from, int to, int64 *counts)
 		values[0] = TextArrayOf(ids, ncalls);
 		values[1] = PointerGetDatum(construct_array(nlegs, ncalls, INT4OID, 4, true, TYPALIGN_INT));
 		values[2] = PointerGetDatum(construct_array(lasts, ncalls, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		CrmSpiExec("SELECT u.n FROM pg_catalog.unnest($1, $2, $3) WITH ORDINALITY u(l, legs, last, n)"
+		/* unnest of several arrays is FROM-clause syntax, not a pg_catalog function */
+		CrmSpiExec("SELECT u.n FROM unnest($1, $2, $3) WITH ORDINALITY u(l, legs, last, n)"
 				   " JOIN crm.miko_call_seen s ON s.linkedid = u.l AND s.legs = u.legs AND s.last_leg_id = u.last",
 				   3, types, values, NULL, SPI_OK_SELECT);
 		for (k = 0; k < SPI_processed; k++)
