@@ -8,15 +8,15 @@ SELECT NOT EXISTS (SELECT FROM crm.interaction WHERE dedup_key = 'call:demo.0900
 \if :fresh
 \echo demo: a morning of calls and e-mails
 -- the messages, read by psql (run from the repository, as make demo does)
-\set m01 `base64 -w0 test/fixtures/mail/01_jivo_chat_ru.eml`
-\set m04 `base64 -w0 test/fixtures/mail/04_jivo_offline_ru.eml`
-\set m06 `base64 -w0 test/fixtures/mail/06_site_form_ru_html_cp1251.eml`
-\set m09 `base64 -w0 test/fixtures/mail/09_site_form_callback_phone_only.eml`
-\set m11 `base64 -w0 test/fixtures/mail/11_handwritten_ru_plain_utf8.eml`
-\set m15 `base64 -w0 test/fixtures/mail/15_handwritten_html_only_outlook.eml`
-\set m18 `base64 -w0 test/fixtures/mail/18_handwritten_huge_attachment.eml`
-\set m27 `base64 -w0 test/fixtures/mail/27_known_client_reply_quoted.eml`
-\set m32 `base64 -w0 test/fixtures/mail/32_same_person_as_jivo_chat.eml`
+\set m01 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/01_jivo_chat_ru.eml`
+\set m04 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/04_jivo_offline_ru.eml`
+\set m06 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/06_site_form_ru_html_cp1251.eml`
+\set m09 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/09_site_form_callback_phone_only.eml`
+\set m11 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/11_handwritten_ru_plain_utf8.eml`
+\set m15 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/15_handwritten_html_only_outlook.eml`
+\set m18 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/18_handwritten_huge_attachment.eml`
+\set m27 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/27_known_client_reply_quoted.eml`
+\set m32 `base64 -w0 "${CRM_DEMO_TOP:-.}"/test/fixtures/mail/32_same_person_as_jivo_chat.eml`
 BEGIN;
 -- the company's main number and mail domain (extensions 100-9999 are built in);
 -- Anna Ivanova, Alto's head, is the head of sales who hears of new leads

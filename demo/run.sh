@@ -59,14 +59,15 @@ fi
 "$top/demo/peers.sh" start || echo "demo: the integration peers did not start; their jobs stay unconfigured" >&2
 
 # the demo data, one file per concern; each file loads itself only once
-# (60_marketing reads the 1C files under test/fixtures/1c from CRM_DEMO_TOP).
+# (20_intake and 60_marketing read the mail and 1C files under test/fixtures
+# from CRM_DEMO_TOP).
 # psql runs as postgres, which may not read the checkout (a clone in /root
-# is private): the scripts and the 1C files are read from a copy it owns.
+# is private): the scripts and the fixtures are read from a copy it owns.
 src=/var/lib/crm-demo/src
 rm -rf "$src"
 install -d -o postgres -g postgres /var/lib/crm-demo "$src" "$src/test/fixtures"
 cp -r "$top/demo" "$src/demo"
-cp -r "$top/test/fixtures/1c" "$src/test/fixtures/1c"
+cp -r "$top/test/fixtures/1c" "$top/test/fixtures/mail" "$src/test/fixtures/"
 chown -R postgres:postgres "$src"
 export CRM_DEMO_TOP=$src
 # the files the demo writes (print forms, exports) go to /tmp/crm-demo,
