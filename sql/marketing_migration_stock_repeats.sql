@@ -41,4 +41,9 @@ SELECT * FROM pg_temp.load('blank.csv', E'Склад повторов;00-RP1;   
                                      || E'Склад повторов;00-RP1;D;;1\r\n');
 SELECT * FROM pg_temp.report('blank.csv');
 SELECT * FROM pg_temp.lots();
+-- a series of blanks only is no series, as an empty field is: the lot is "1C"
+-- (it aborted the whole import with 23514 before 1.2)
+SELECT * FROM pg_temp.load('blank_alone.csv', E'Склад повторов;00-RP1;   ;;2\r\n');
+SELECT * FROM pg_temp.report('blank_alone.csv');
+SELECT * FROM pg_temp.lots();
 ROLLBACK;

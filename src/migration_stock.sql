@@ -68,7 +68,7 @@ BEGIN
          t.quantity_n, t.received_d, l.id, l.expiry, l.expiry_precision, im.quantity
     FROM (SELECT r.*, coalesce(p.id, ps.id) AS product_id, coalesce(r.lot, '1C') AS lot_number
             FROM (SELECT c.line_no, c.problem, btrim(c.warehouse) AS warehouse, btrim(c.code) AS code, btrim(c.sku) AS sku,
-                         btrim(c.name) AS name, btrim(c.lot) AS lot, btrim(c.expiry) AS expiry, c.quantity, c.received,
+                         btrim(c.name) AS name, NULLIF(btrim(c.lot), '') AS lot, btrim(c.expiry) AS expiry, c.quantity, c.received,
                          crm.parse_1c_date(c.expiry) AS day, crm.parse_1c_month(c.expiry) AS month,
                          crm.parse_1c_number(c.quantity) AS quantity_n, crm.parse_1c_date(c.received) AS received_d
                     FROM crm.csv_read(doc, ARRAY['Склад', '?Код|Код номенклатуры', '?Артикул', '?Номенклатура|Наименование',

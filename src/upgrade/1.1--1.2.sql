@@ -561,3 +561,110 @@ BEGIN
 END
 $$;
 
+-- migration: a stock line whose series is blanks only has no series (lot "1C"),
+-- as an empty field; it aborted the whole import with 23514
+CREATE OR REPLACE FUNCTION crm.migration_stock(run bigint, doc text,
+  OUT records integer, OUT rejected integer, OUT created integer, OUT updated integer, OUT unchanged integer)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  SET LOCAL client_min_messages = warning;
+  CREATE TEMP TABLE IF NOT EXISTS crm_stage_stock (
+    line_no integer, problem text, warehouse text, product_code text, sku text, product_name text, lot text,
+    expiry text, quantity text, received text,
+    warehouse_id integer, warehouse_active boolean, product_id bigint, lot_number text, expiry_d date,
+    expiry_precision text, quantity_n numeric, received_d date,
+    lot_id bigint, lot_expiry date, lot_precision text, imported numeric, reasons text[]);
+  TRUNCATE crm_stage_stock;
+  -- one pass: read, parse, resolve warehouse and product, find the lot and
+  -- what an earlier import put into it
+  INSERT INTO crm_stage_stock (line_no, problem, warehouse, product_code, sku, product_name, lot, expiry, quantity,
+                               received, warehouse_id, warehouse_active, product_id, lot_number, expiry_d,
+                               expiry_precision, quantity_n, received_d, lot_id, lot_expiry, lot_precision, imported)
+  SELECT t.line_no, t.problem, t.warehouse, t.code, t.sku, t.name, t.lot, t.expiry, t.quantity, t.received,
+         w.warehouse_id, w.active, t.product_id, t.lot_number,
+         coalesce(t.day, t.month), CASE WHEN t.day IS NOT NULL THEN 'day' WHEN t.month IS NOT NULL THEN 'month' END,
+         t.quantity_n, t.received_d, l.id, l.expiry, l.expiry_precision, im.quantity
+    FROM (SELECT r.*, coalesce(p.id, ps.id) AS product_id, coalesce(r.lot, '1C') AS lot_number
+            FROM (SELECT c.line_no, c.problem, btrim(c.warehouse) AS warehouse, btrim(c.code) AS code, btrim(c.sku) AS sku,
+                         btrim(c.name) AS name, NULLIF(btrim(c.lot), '') AS lot, btrim(c.expiry) AS expiry, c.quantity, c.received,
+                         crm.parse_1c_date(c.expiry) AS day, crm.parse_1c_month(c.expiry) AS month,
+                         crm.parse_1c_number(c.quantity) AS quantity_n, crm.parse_1c_date(c.received) AS received_d
+                    FROM crm.csv_read(doc, ARRAY['Склад', '?Код|Код номенклатуры', '?Артикул', '?Номенклатура|Наименование',
+                                                 '?Серия|Партия|Номер партии|Серия номенклатуры', '?Годен до|Срок годности|Годен',
+                                                 'Количество|Остаток|Конечный остаток|Количество остаток',
+                                                 '?Дата поступления|Дата прихода|Поступление'])
+                      AS c(line_no integer, problem text, warehouse text, code text, sku text, name text, lot text,
+                           expiry text, quantity text, received text)) r
+            LEFT JOIN crm.product p ON p.code_1c = r.code
+            LEFT JOIN crm.product ps ON r.code IS NULL AND ps.sku = r.sku) t
+    LEFT JOIN crm.migration_warehouse_names() w ON w.name = lower(t.warehouse)
+    LEFT JOIN crm.lot l ON l.product_id = t.product_id AND l.warehouse_id = w.warehouse_id AND l.lot_number = t.lot_number
+    LEFT JOIN (SELECT m.lot_id, sum(m.quantity) AS quantity FROM crm.stock_move m WHERE m.kind = 'import'
+                GROUP BY m.lot_id) im ON im.lot_id = l.id;
+
+  -- the reasons, computed where something is wrong
+  UPDATE crm_stage_stock s SET reasons = r.reasons
+    FROM (SELECT x.line_no, array_remove(ARRAY[
+      '22P04 ' || x.problem,
+      CASE WHEN x.warehouse IS NULL THEN '23502 no warehouse (Склад)'
+           WHEN x.warehouse_id IS NULL THEN format('23503 warehouse "%s" is unknown (add it to crm.migration_map)', x.warehouse)
+           WHEN NOT x.warehouse_active THEN format('55000 warehouse "%s" is not active', x.warehouse) END,
+      CASE WHEN x.product_code IS NULL AND x.sku IS NULL THEN '23502 no product code (Код) or article (Артикул)'
+           WHEN x.product_id IS NULL THEN format('23503 product "%s" is not loaded (load the catalogue first)',
+                                                 coalesce(x.product_code, x.sku)) END,
+      CASE WHEN length(x.lot) > 64 THEN format('22001 series "%s" is longer than 64 characters', x.lot)
+           WHEN x.lot ~ '[[:cntrl:]]' THEN format('22P02 series "%s" has a control character', x.lot) END,
+      CASE WHEN x.quantity IS NULL THEN '23502 no quantity (Количество)'
+           WHEN x.quantity_n IS NULL THEN format('22P02 quantity "%s" is not a number', x.quantity)
+           WHEN x.quantity_n <= 0 THEN format('23514 quantity %s is not positive', x.quantity_n)
+           WHEN x.quantity_n <> round(x.quantity_n, 3) THEN format('22P02 quantity %s has more than 3 decimals', x.quantity_n)
+           WHEN x.quantity_n >= 1e12 THEN format('22003 quantity %s is too large', x.quantity_n) END,
+      CASE WHEN x.expiry IS NOT NULL AND x.expiry_d IS NULL THEN format('22007 best before "%s" is not a date or month', x.expiry) END,
+      CASE WHEN x.received IS NOT NULL AND x.received_d IS NULL THEN format('22007 received "%s" is not a date', x.received) END,
+      CASE WHEN x.lot_id IS NOT NULL AND x.imported IS NULL
+           THEN format('23505 lot "%s" of %s is already in stock, not from 1C', x.lot_number, coalesce(x.product_code, x.sku))
+           WHEN x.lot_id IS NOT NULL AND x.imported <> x.quantity_n
+           THEN format('23505 lot "%s" of %s was loaded from 1C with %s, this file says %s', x.lot_number,
+                       coalesce(x.product_code, x.sku), x.imported, x.quantity_n)
+           WHEN x.lot_id IS NOT NULL AND (x.lot_expiry, x.lot_precision) IS DISTINCT FROM (x.expiry_d, x.expiry_precision)
+           THEN format('23505 lot "%s" of %s is in stock with another best before', x.lot_number, coalesce(x.product_code, x.sku)) END],
+      NULL) AS reasons
+            FROM crm_stage_stock x
+           WHERE x.problem IS NOT NULL OR x.warehouse_id IS NULL OR NOT x.warehouse_active OR x.product_id IS NULL
+              OR length(x.lot) > 64 OR x.lot ~ '[[:cntrl:]]' OR x.quantity_n IS NULL OR x.quantity_n <= 0
+              OR x.quantity_n <> round(x.quantity_n, 3) OR x.quantity_n >= 1e12
+              OR (x.expiry IS NOT NULL AND x.expiry_d IS NULL) OR (x.received IS NOT NULL AND x.received_d IS NULL)
+              OR (x.lot_id IS NOT NULL AND (x.imported IS DISTINCT FROM x.quantity_n
+                   OR (x.lot_expiry, x.lot_precision) IS DISTINCT FROM (x.expiry_d, x.expiry_precision)))) r
+   WHERE r.line_no = s.line_no;
+  -- the same lot twice in the file
+  UPDATE crm_stage_stock s SET reasons = coalesce(s.reasons, '{}') || format('23505 lot "%s" of %s in %s repeats line %s',
+                                                             s.lot_number, coalesce(s.product_code, s.sku), s.warehouse, d.first)
+    FROM (SELECT x.warehouse_id, x.product_id, x.lot_number, min(x.line_no) AS first
+            FROM crm_stage_stock x WHERE x.product_id IS NOT NULL AND x.warehouse_id IS NOT NULL
+           GROUP BY 1, 2, 3 HAVING count(*) > 1) d
+   WHERE s.warehouse_id = d.warehouse_id AND s.product_id = d.product_id AND s.lot_number = d.lot_number
+     AND s.line_no > d.first;
+
+  SELECT count(*), count(*) FILTER (WHERE cardinality(s.reasons) > 0), count(*) FILTER (WHERE s.lot_id IS NOT NULL)
+    INTO records, rejected, unchanged FROM crm_stage_stock s;
+  created := 0; updated := 0;
+  IF rejected > 0 THEN
+    unchanged := 0;
+    PERFORM crm.migration_reject(run, 'pg_temp.crm_stage_stock', 'coalesce(s.product_code, s.sku) || '' / '' || coalesce(s.lot, ''-'')',
+      ARRAY['warehouse', 'product_code', 'sku', 'product_name', 'lot', 'expiry', 'quantity', 'received']);
+    RETURN;
+  END IF;
+  -- the new lots, as crm.receive_lot(..., source => 'import') makes them,
+  -- in lock order (product, warehouse, lot)
+  WITH lots AS (
+    INSERT INTO crm.lot (product_id, warehouse_id, lot_number, received_at, expiry, expiry_precision, on_hand, source)
+    SELECT x.product_id, x.warehouse_id, x.lot_number,
+           coalesce(x.received_d::timestamptz, now()), x.expiry_d, x.expiry_precision, x.quantity_n, 'import'
+      FROM (SELECT * FROM crm_stage_stock y WHERE y.lot_id IS NULL ORDER BY y.product_id, y.warehouse_id, y.lot_number) x
+    RETURNING id, on_hand)
+  INSERT INTO crm.stock_move (lot_id, kind, quantity)
+  SELECT lots.id, 'import', lots.on_hand FROM lots;
+  GET DIAGNOSTICS created = ROW_COUNT;
+END
+$$;
