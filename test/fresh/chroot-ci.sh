@@ -42,7 +42,7 @@ if [ "$demo" = demo ]; then
     make demo >/root/demo-1.log 2>&1 || { tail -30 /root/demo-1.log; exit 1; }
     make demo >/root/demo-2.log 2>&1 || { tail -30 /root/demo-2.log; exit 1; }
     tail -6 /root/demo-2.log
-    echo "counterparties seen by the DBA: $(runuser -u postgres -- psql -p 5433 -d crm -Atc "SELECT count(*) FROM crm.counterparty")"
+    echo "counterparties seen by the DBA: $(cd / && runuser -u postgres -- psql -p 5433 -d crm -Atc "SELECT count(*) FROM crm.counterparty")"
     echo "deals seen by ivanova (head of Alto): $(PGPASSWORD=demo psql "host=localhost port=5433 dbname=crm user=ivanova" -Atc "SELECT count(*) FROM crm.deal")"
     demo/peers.sh stop >/dev/null 2>&1 || true
     pg_ctlcluster 15 crm stop
