@@ -31,7 +31,7 @@ cluster_start() {
   # server's user can read it: the checkout may be private (a clone in /root).
   export CRM_TEST_SRC="$work/src"
   mkdir -p "$CRM_TEST_SRC/test"
-  cp -r "$top/sql" "$top/expected" "$CRM_TEST_SRC/" 2>/dev/null || true
+  cp -r "$top/sql" "$top/expected" "$CRM_TEST_SRC/"
   cp -r "$top/test/fixtures" "$CRM_TEST_SRC/test/"
   chmod -R a+rX "$CRM_TEST_SRC"
   echo "== cluster: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on port $port, in $work"
