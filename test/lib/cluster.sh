@@ -31,9 +31,9 @@ cluster_start() {
   # server's user can read it: the checkout may be private (a clone in /root).
   export CRM_TEST_SRC="$work/src"
   mkdir -p "$CRM_TEST_SRC/test"
-  cp -r "$top/sql" "$top/expected" "$CRM_TEST_SRC/"
-  cp -r "$top/test/fixtures" "$CRM_TEST_SRC/test/"
-  chmod -R a+rX "$CRM_TEST_SRC"
+  cp -r "$top/sql" "$top/expected" "$CRM_TEST_SRC/" &&
+    cp -r "$top/test/fixtures" "$CRM_TEST_SRC/test/" &&
+    chmod -R a+rX "$CRM_TEST_SRC" || { echo "cannot copy the test sources to $CRM_TEST_SRC" >&2; return 1; }
   echo "== cluster: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on port $port, in $work"
   as_pg "$bindir/initdb" -D "$work/data" -U "$pguser" --auth=trust --encoding=UTF8 \
     --locale=C.UTF-8 >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; return 1; }
